@@ -1,0 +1,110 @@
+//! Go's classic hash map, rebuilt in Rust.
+//!
+//! [`GoMap`] is the algorithm of Go 1.19's `runtime/map.go` behind the API of
+//! [`std::collections::HashMap`]. If you know one of those, you know how to use it:
+//!
+//! ```
+//! use gomap::GoMap;
+//!
+//! let mut stock = GoMap::new();
+//! stock.insert("apples", 3);
+//! stock.insert("pears", 0);
+//! *stock.entry("apples").or_insert(0) += 2;
+//! stock.retain(|_, &mut n| n > 0);
+//! assert_eq!(stock.get("apples"), Some(&5));
+//! assert_eq!(stock.len(), 1);
+//! ```
+//!
+//! # Why another map
+//!
+//! **No insert pays for a whole rehash.** A `std` or hashbrown map that runs out of room
+//! moves every entry into a bigger table inside one insert: on a map of ten million entries
+//! that single insert takes a few hundred milliseconds. A `GoMap` grows the way Go's map
+//! does: the insert that finds the map full only allocates the bigger bucket array (zeroed
+//! memory from the system, so even that is O(1)), and the entries move over a few buckets at
+//! a time on the writes that follow. Lookups during a growth read whichever array holds the
+//! key. The worst insert stays in the microseconds.
+//!
+//! **Go's semantics, decision for decision.** Buckets of eight slots with one tophash byte
+//! per slot, overflow chains, a load factor of 6.5, doubling and same-size growth with Go's
+//! triggers, incremental evacuation with Go's evacuation mark, tombstones that collapse at
+//! the end of a chain. For the same sequence of inserts of new keys, a `GoMap`'s bucket count
+//! after every insert is Go's; [`GoMap::with_capacity`] sizes exactly like
+//! `make(map[K]V, hint)`. Facts measured on Go 1.19 are kept as test fixtures.
+//!
+//! **You can look inside.** [`GoMap::stats`] reports what the Go runtime keeps to itself:
+//! the bucket count, overflow buckets, whether a growth is running and how far it got,
+//! tombstones, bytes held.
+//!
+//! ```
+//! let mut map = gomap::GoMap::new();
+//! for i in 0..1665u32 {
+//!     map.insert(i, i); // the 1665th insert overfills 256 buckets
+//! }
+//! let stats = map.stats();
+//! assert!(stats.growing);
+//! assert_eq!((stats.b, stats.old_buckets), (9, 256));
+//! ```
+//!
+//! **Growth on your schedule.** Go can only move entries when you write. A `GoMap` also
+//! lets idle time do it: [`GoMap::evacuate_step`] moves a bounded number of buckets,
+//! [`GoMap::finish_growth`] completes the growth.
+//!
+//! # How it works
+//!
+//! A map of `2^b` buckets sends a key to bucket `hash & (2^b - 1)`. Each bucket has eight
+//! slots; its first word holds one *tophash* byte (the top byte of the hash) per slot, so a
+//! lookup compares eight slots at once and looks at keys only on a match. A full bucket
+//! links an overflow bucket. Deleting leaves a tombstone; a run of them at the end of a
+//! chain is marked so that searches stop early.
+//!
+//! Inserting a new key into a map holding `6.5 × 2^b` entries (8 for one bucket) starts a
+//! *doubling*; inserting when there are about as many overflow buckets as buckets starts a
+//! *same-size growth*, which compacts chains full of tombstones. While a growth runs, every
+//! insert or remove first *evacuates* two old buckets: the one it is about to use and the
+//! lowest not yet moved. A growth from `2^b` buckets is over after about `0.69 × 2^b`
+//! writes. Lookups never move anything. Maps never shrink; [`GoMap::clear`] keeps the
+//! buckets.
+//!
+//! The unsafe core lives in one private module (`raw`), whose documentation is the design
+//! essay and the list of invariants; [`GoMap::check_invariants`] verifies them all.
+//!
+//! # Differences from `std::collections::HashMap`
+//!
+//! * [`GoMap::capacity`] is exact: the entries that fit before the next doubling.
+//! * [`GoMap::reserve`] on a map that must get bigger moves all entries at once (a bulk
+//!   operation by contract); [`Extend`] reserves only on an empty map, so extending a big
+//!   map keeps the bounded-latency growth.
+//! * [`GoMap::retain`] and [`GoMap::extract_if`] first complete a growth in progress.
+//! * The hash is seeded per map (Go's `hash0`), and the seed is drawn anew when the map
+//!   becomes empty, so iteration order may change then.
+//!
+//! # Differences from Go
+//!
+//! * Keys and values are stored inline whatever their size (Go stores those over 128 bytes
+//!   behind a pointer).
+//! * Below 32 KiB, bucket arrays get exactly `2^(b-4)` spare overflow buckets rather than
+//!   Go's allocator-rounded count (from 32 KiB on the counts are Go's).
+//! * The u16 overflow counter saturates where Go's would wrap.
+//! * Large old bucket arrays are released piece by piece as the evacuation advances, so
+//!   the end of a growth does not pay for freeing the whole array.
+//!
+//! # Features
+//!
+//! * `serde`: `Serialize` and `Deserialize` for `GoMap`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod entry;
+mod iter;
+mod map;
+mod raw;
+#[cfg(feature = "serde")]
+mod serde;
+mod stats;
+
+pub use entry::{Entry, OccupiedEntry, VacantEntry};
+pub use iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+pub use map::{DefaultHashBuilder, GoMap};
+pub use stats::MapStats;

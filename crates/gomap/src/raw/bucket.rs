@@ -1,0 +1,213 @@
+//! One bucket: eight tophash bytes, eight keys, eight values and an overflow link, laid out
+//! as Go's `bmap`, plus the word-at-a-time (SWAR) matching of the tophash bytes.
+
+use core::mem::MaybeUninit;
+use core::ptr;
+
+/// Slots per bucket (Go's `bucketCnt`): eight tophash bytes fill one machine word, so a
+/// whole bucket's tophash bytes are matched with a handful of integer operations.
+pub(crate) const BUCKET_CNT: usize = 8;
+
+/// The slot is empty and so is every later slot of this chain: a search stops here.
+pub(crate) const EMPTY_REST: u8 = 0;
+/// The slot is empty but a later slot of the chain may be occupied (a tombstone).
+pub(crate) const EMPTY_ONE: u8 = 1;
+/// Old array only: the entry was moved to the lower ("X") half of the new array.
+pub(crate) const EVACUATED_X: u8 = 2;
+/// Old array only: the entry was moved to the upper ("Y") half of the new array.
+pub(crate) const EVACUATED_Y: u8 = 3;
+/// Old array only: the slot was empty when its chain was evacuated.
+pub(crate) const EVACUATED_EMPTY: u8 = 4;
+/// The smallest tophash of an occupied slot: 0..=4 are the five markers above.
+pub(crate) const MIN_TOP_HASH: u8 = 5;
+
+/// The tophash of a hash: its top byte, moved out of the marker range.
+///
+/// The bucket index uses the low bits of the hash, the tophash the high ones, so the two are
+/// independent for any table with fewer than 2^56 buckets.
+#[inline]
+pub(crate) fn tophash(hash: u64) -> u8 {
+    let top = (hash >> 56) as u8;
+    if top < MIN_TOP_HASH {
+        top + MIN_TOP_HASH
+    } else {
+        top
+    }
+}
+
+/// A bucket, laid out like Go's `bmap`: the tophash bytes first (one word, so a miss usually
+/// reads only the first cache line), then the keys together and the values together (so
+/// `GoMap<u64, u8>` needs no padding between pairs), then the overflow link.
+///
+/// An all-zero bucket is a valid empty bucket (every tophash is `EMPTY_REST`, the link is
+/// null), which is why bucket arrays come from zeroed allocations.
+#[repr(C)]
+pub(crate) struct Bucket<K, V> {
+    pub(crate) tophash: [u8; BUCKET_CNT],
+    keys: [MaybeUninit<K>; BUCKET_CNT],
+    values: [MaybeUninit<V>; BUCKET_CNT],
+    /// The next bucket of the chain, or null.
+    pub(crate) overflow: *mut Bucket<K, V>,
+}
+
+impl<K, V> Bucket<K, V> {
+    /// Pointer to the key of slot `i`. Computing it is safe; reading through it needs the
+    /// slot to be occupied.
+    #[inline]
+    pub(crate) fn key_ptr(this: *mut Self, i: usize) -> *mut K {
+        debug_assert!(i < BUCKET_CNT);
+        // SAFETY: `addr_of_mut!` creates no reference; `i < 8` keeps the offset inside the
+        // `keys` array of the bucket `this` points to.
+        unsafe { ptr::addr_of_mut!((*this).keys).cast::<K>().add(i) }
+    }
+
+    /// Pointer to the value of slot `i` (see [`Bucket::key_ptr`]).
+    #[inline]
+    pub(crate) fn value_ptr(this: *mut Self, i: usize) -> *mut V {
+        debug_assert!(i < BUCKET_CNT);
+        // SAFETY: as in `key_ptr`, inside the `values` array.
+        unsafe { ptr::addr_of_mut!((*this).values).cast::<V>().add(i) }
+    }
+
+    /// The eight tophash bytes as one word.
+    #[inline]
+    pub(crate) fn group(this: *const Self) -> Group {
+        // SAFETY: callers pass a pointer to a live bucket; `tophash` is the first field and
+        // plain bytes, so reading it as an array is always defined.
+        Group(u64::from_le_bytes(unsafe { (*this).tophash }))
+    }
+
+    /// Go's `evacuated(b)`: only slot 0 is consulted, because an old chain is evacuated all
+    /// at once and then every slot of its first bucket holds one of the evacuation markers.
+    #[inline]
+    pub(crate) fn is_evacuated(this: *const Self) -> bool {
+        // SAFETY: as in `group`.
+        let h = unsafe { (*this).tophash[0] };
+        (EVACUATED_X..=EVACUATED_EMPTY).contains(&h)
+    }
+}
+
+const LSB: u64 = 0x0101_0101_0101_0101;
+const MSB: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The eight tophash bytes of a bucket as one little-endian word: byte `i` is slot `i`.
+#[derive(Clone, Copy)]
+pub(crate) struct Group(u64);
+
+impl Group {
+    /// The bytes of `x` that are zero, as the high bit of each byte; exact (no false
+    /// positives, unlike the shorter `(x - LSB) & !x & MSB`).
+    #[inline]
+    fn zero_bytes(x: u64) -> BitMask {
+        let nonzero_low7 = (x & LOW7).wrapping_add(LOW7);
+        BitMask(!(nonzero_low7 | x) & MSB)
+    }
+
+    /// Slots whose tophash equals `top`.
+    #[inline]
+    pub(crate) fn match_tophash(self, top: u8) -> BitMask {
+        Self::zero_bytes(self.0 ^ (LSB * u64::from(top)))
+    }
+
+    /// Slots holding `EMPTY_REST`.
+    #[inline]
+    pub(crate) fn match_empty_rest(self) -> BitMask {
+        Self::zero_bytes(self.0)
+    }
+
+    /// Slots holding `EMPTY_REST` or `EMPTY_ONE` (Go's `isEmpty`).
+    #[inline]
+    pub(crate) fn match_empty(self) -> BitMask {
+        Self::zero_bytes(self.0 & !LSB)
+    }
+
+    /// Slots holding an entry (tophash >= `MIN_TOP_HASH`).
+    #[inline]
+    pub(crate) fn match_occupied(self) -> BitMask {
+        // Adding 0x80 - 5 to the low seven bits sets a byte's high bit exactly when those
+        // bits are >= 5; bytes >= 0x80 are occupied through their own high bit. No carry
+        // crosses a byte: 0x7f + 0x7b < 0x100.
+        let low = (self.0 & LOW7).wrapping_add(LSB * u64::from(0x80 - MIN_TOP_HASH));
+        BitMask((low | self.0) & MSB)
+    }
+}
+
+/// A set of slots, one bit (the high bit of the slot's byte) per slot.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct BitMask(u64);
+
+impl BitMask {
+    pub(crate) const EMPTY: BitMask = BitMask(0);
+
+    #[inline]
+    pub(crate) fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    /// The lowest slot in the set.
+    #[inline]
+    pub(crate) fn lowest(self) -> Option<usize> {
+        if self.0 == 0 {
+            None
+        } else {
+            Some(self.0.trailing_zeros() as usize / 8)
+        }
+    }
+}
+
+impl Iterator for BitMask {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        let slot = self.lowest()?;
+        self.0 &= self.0 - 1;
+        Some(slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(bytes: [u8; 8]) -> Group {
+        Group(u64::from_le_bytes(bytes))
+    }
+
+    /// Every SWAR mask agrees with the byte-by-byte definition, for every byte value in
+    /// every slot.
+    #[test]
+    fn swar_masks_match_bytewise_definitions() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..if cfg!(miri) { 64 } else { 20_000 } {
+            let mut bytes = [0u8; 8];
+            for (i, b) in bytes.iter_mut().enumerate() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Mix in all small values often: they are the markers.
+                *b = if (rng >> 60) < 8 { (rng >> 56) as u8 & 7 } else { (rng >> 8) as u8 };
+                if round < 256 && i == round % 8 {
+                    *b = round as u8;
+                }
+            }
+            let g = group(bytes);
+            let top = tophash(rng);
+            let expect = |f: &dyn Fn(u8) -> bool| -> Vec<usize> { (0..8).filter(|&i| f(bytes[i])).collect() };
+            assert_eq!(g.match_tophash(top).collect::<Vec<_>>(), expect(&|b| b == top));
+            assert_eq!(g.match_empty_rest().collect::<Vec<_>>(), expect(&|b| b == 0));
+            assert_eq!(g.match_empty().collect::<Vec<_>>(), expect(&|b| b <= 1));
+            assert_eq!(g.match_occupied().collect::<Vec<_>>(), expect(&|b| b >= 5));
+        }
+    }
+
+    #[test]
+    fn tophash_avoids_markers() {
+        for top in 0..=255u8 {
+            let h = tophash(u64::from(top) << 56);
+            assert!(h >= MIN_TOP_HASH);
+            assert_eq!(h, if top < 5 { top + 5 } else { top });
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Growth: starting one (`hash_grow`), the incremental work every write does (`grow_work`),
+//! moving one old chain (`evacuate`), and the evacuation mark.
+
+use core::mem;
+use core::ptr;
+
+use super::alloc::{free_bucket, BucketArray};
+use super::bucket::{Bucket, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, MIN_TOP_HASH};
+use super::table::{over_load_factor, RawTable, Slot};
+
+/// How far past already-evacuated buckets one advance of the mark may scan, so that every
+/// write stays O(1) (Go's limit; measured, it never binds: the largest jump seen is 15).
+const MARK_SCAN_LIMIT: usize = 1024;
+
+/// Where each entry of one old chain goes, one bit per live entry in chain order: true
+/// for the upper ("Y") half. Chains of up to 64 entries need no allocation.
+struct Destinations {
+    inline: u64,
+    spill: Vec<bool>,
+    len: usize,
+}
+
+impl Destinations {
+    fn new() -> Self {
+        Destinations { inline: 0, spill: Vec::new(), len: 0 }
+    }
+
+    fn push(&mut self, to_y: bool) {
+        if self.len < 64 {
+            self.inline |= u64::from(to_y) << self.len;
+        } else {
+            self.spill.push(to_y);
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, n: usize) -> bool {
+        if n < 64 {
+            self.inline >> n & 1 == 1
+        } else {
+            self.spill[n - 64]
+        }
+    }
+}
+
+/// The next free slot of an evacuation destination chain.
+struct Cursor<K, V> {
+    bucket: *mut Bucket<K, V>,
+    index: usize,
+}
+
+impl<K, V> RawTable<K, V> {
+    /// Whether a growth is in progress (Go: `oldbuckets != nil`).
+    #[inline]
+    pub(crate) fn is_growing(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// Regular buckets of the old array (Go's `noldbuckets`); meaningful while growing.
+    #[inline]
+    pub(crate) fn old_buckets(&self) -> usize {
+        if self.same_size_grow {
+            1 << self.b
+        } else {
+            1 << (self.b - 1)
+        }
+    }
+
+    /// Go's `hashGrow`: allocates the new array and makes the current one old. Moves no
+    /// data. A doubling if the insert about to happen would exceed the load factor, else
+    /// (too many overflow buckets) a same-size growth that compacts the chains.
+    pub(super) fn hash_grow(&mut self) {
+        debug_assert!(self.old.is_none(), "a growth is never started during another");
+        let bigger = over_load_factor(self.count + 1, self.b);
+        let new_b = self.b + u8::from(bigger);
+        let old = mem::replace(&mut self.buckets, BucketArray::new(new_b));
+        self.old = Some(old);
+        self.b = new_b;
+        self.same_size_grow = !bigger;
+        self.nevacuate = 0;
+        self.noverflow = 0;
+    }
+
+    /// Go's `growWork`: evacuates the old chain that feeds current bucket `bucket` (the one
+    /// a write is about to use), then the one at the mark, so every write makes progress.
+    pub(crate) fn grow_work(&mut self, bucket: usize, hasher: &impl Fn(&K) -> u64) {
+        self.evacuate(bucket & (self.old_buckets() - 1), hasher);
+        if self.is_growing() {
+            self.evacuate(self.nevacuate, hasher);
+        }
+    }
+
+    /// Completes the growth in progress, if any.
+    pub(crate) fn finish_growth(&mut self, hasher: &impl Fn(&K) -> u64) {
+        while self.is_growing() {
+            self.evacuate(self.nevacuate, hasher);
+        }
+    }
+
+    /// Evacuates up to `n` old chains, lowest first; true when no growth is in progress.
+    pub(crate) fn evacuate_step(&mut self, n: usize, hasher: &impl Fn(&K) -> u64) -> bool {
+        for _ in 0..n {
+            if !self.is_growing() {
+                break;
+            }
+            self.evacuate(self.nevacuate, hasher);
+        }
+        !self.is_growing()
+    }
+
+    /// Go's `evacuate`: moves old chain `oi` (if not yet moved), then advances the mark if
+    /// `oi` is where it stands.
+    fn evacuate(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64) {
+        let Some(old) = &self.old else { return };
+        // Below the mark everything is evacuated, and the memory may be gone.
+        if oi >= self.nevacuate {
+            let chain = old.bucket(oi);
+            if !Bucket::is_evacuated(chain) {
+                self.evacuate_chain(oi, chain, hasher);
+            }
+        }
+        if oi == self.nevacuate {
+            self.advance_evacuation_mark();
+        }
+    }
+
+    /// Moves every entry of old chain `oi` into the new array, densely, keeping their order:
+    /// to bucket `oi` ("X") or, in a doubling, to `oi + 2^oldB` ("Y") by the hash bit that
+    /// the new mask adds. Old slots are marked evacuated; the chain's separately allocated
+    /// overflow buckets are freed.
+    ///
+    /// All re-hashing happens before anything moves, so a panicking `Hash` leaves the
+    /// table exactly as it was.
+    fn evacuate_chain(&mut self, oi: usize, chain: *mut Bucket<K, V>, hasher: &impl Fn(&K) -> u64) {
+        let newbit = self.old_buckets();
+        let doubling = !self.same_size_grow;
+        let mut to_y = Destinations::new();
+        if doubling {
+            let mut b = chain;
+            while !b.is_null() {
+                for i in Bucket::group(b).match_occupied() {
+                    // SAFETY: an occupied slot of a live old bucket holds a key.
+                    let hash = hasher(unsafe { &*Bucket::key_ptr(b, i) });
+                    to_y.push(hash as usize & newbit != 0);
+                }
+                // SAFETY: `b` is a live bucket of the chain.
+                b = unsafe { (*b).overflow };
+            }
+        }
+
+        let mut x = Cursor { bucket: self.buckets.bucket(oi), index: 0 };
+        let mut y =
+            Cursor { bucket: if doubling { self.buckets.bucket(oi + newbit) } else { ptr::null_mut() }, index: 0 };
+        let mut moved = 0;
+        let mut b = chain;
+        while !b.is_null() {
+            for i in 0..BUCKET_CNT {
+                // SAFETY: `b` is a live old bucket, and the destination buckets are live
+                // buckets of the new array that are empty where the cursors point
+                // (invariant 6: the new buckets fed by an unevacuated old chain are empty,
+                // and the cursors only move forward). Each entry is moved bitwise exactly
+                // once; its old slot is marked evacuated, so the old copy is never read,
+                // dropped or moved again.
+                unsafe {
+                    let top = (*b).tophash[i];
+                    if top < MIN_TOP_HASH {
+                        debug_assert!(top <= EMPTY_ONE, "bad map state: tophash {top} in an unevacuated chain");
+                        if top == EMPTY_ONE {
+                            self.tombstones -= 1;
+                        }
+                        (*b).tophash[i] = EVACUATED_EMPTY;
+                        continue;
+                    }
+                    let use_y = doubling && to_y.get(moved);
+                    moved += 1;
+                    (*b).tophash[i] = if use_y { EVACUATED_Y } else { EVACUATED_X };
+                    let dst = if use_y { &mut y } else { &mut x };
+                    if dst.index == BUCKET_CNT {
+                        dst.bucket = self.new_overflow(dst.bucket);
+                        dst.index = 0;
+                    }
+                    let to = Slot { bucket: dst.bucket, index: dst.index };
+                    (*to.bucket).tophash[to.index] = top;
+                    ptr::copy_nonoverlapping(Bucket::key_ptr(b, i), to.key(), 1);
+                    ptr::copy_nonoverlapping(Bucket::value_ptr(b, i), to.value(), 1);
+                    dst.index += 1;
+                }
+            }
+            // SAFETY: `b` is a live bucket of the chain.
+            b = unsafe { (*b).overflow };
+        }
+
+        // The chain is empty now: unlink and free its own overflow buckets (pool buckets go
+        // with the array).
+        let old = self.old.as_ref().expect("evacuating without an old array");
+        // SAFETY: `chain` heads a live chain whose entries were all moved out; each bucket
+        // is freed after its link was read, and the head is unlinked first so nothing can
+        // reach the freed buckets.
+        unsafe {
+            let mut b = mem::replace(&mut (*chain).overflow, ptr::null_mut());
+            while !b.is_null() {
+                let next = (*b).overflow;
+                if !old.contains(b) {
+                    free_bucket(b);
+                    self.separate_overflow -= 1;
+                }
+                b = next;
+            }
+        }
+    }
+
+    /// Go's `advanceEvacuationMark`: steps past the bucket just evacuated and any already
+    /// evacuated ones after it (at most `MARK_SCAN_LIMIT`). When the mark passes the end the
+    /// growth is over and the old array goes; until then the memory below the mark is given
+    /// back piece by piece.
+    fn advance_evacuation_mark(&mut self) {
+        let newbit = self.old_buckets();
+        let old = self.old.as_mut().expect("advancing the mark without an old array");
+        self.nevacuate += 1;
+        let stop = (self.nevacuate + MARK_SCAN_LIMIT).min(newbit);
+        while self.nevacuate != stop && Bucket::is_evacuated(old.bucket(self.nevacuate)) {
+            self.nevacuate += 1;
+        }
+        if self.nevacuate == newbit {
+            self.old = None;
+            self.same_size_grow = false;
+            self.nevacuate = 0;
+        } else {
+            old.release_below(self.nevacuate);
+        }
+    }
+
+    /// Moves every entry at once into a fresh array of `2^b` buckets (for `reserve`, which
+    /// is a bulk operation by contract). All hashes are computed before anything moves, so
+    /// a panicking `Hash` leaves the table as it was.
+    pub(crate) fn resize(&mut self, b: u8, hasher: &impl Fn(&K) -> u64) {
+        // SAFETY: the walk yields occupied slots, which hold keys.
+        let hashes: Vec<u64> = self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })).collect();
+        let mut resized = RawTable::with_b(b);
+        resized.seed = self.seed;
+        for (from, hash) in self.raw_iter().zip(hashes) {
+            let pos = match resized.locate(hash, &mut |_| false) {
+                Ok(_) => unreachable!("a key that never compares equal was found"),
+                Err(pos) => pos,
+            };
+            let to = match pos.empty {
+                Some(slot) => slot,
+                None => Slot { bucket: resized.new_overflow(pos.last), index: 0 },
+            };
+            // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each
+            // entry is moved bitwise once; the source table forgets all of them below.
+            unsafe {
+                ptr::copy_nonoverlapping(from.key(), to.key(), 1);
+                ptr::copy_nonoverlapping(from.value(), to.value(), 1);
+                *to.tophash() = *from.tophash();
+            }
+            resized.count += 1;
+        }
+        // The entries now belong to `resized`: the old storage is freed without them.
+        self.count = 0;
+        mem::swap(self, &mut resized);
+    }
+}

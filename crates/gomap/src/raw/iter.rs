@@ -1,0 +1,393 @@
+//! Walks over the table, and the safe handles built on them: borrowing and owning
+//! iterators, draining, extraction, and entries.
+//!
+//! The walk visits the unevacuated old chains (from the mark up) and then every chain of
+//! the current array. By invariant 6 a current chain fed by an unevacuated old chain is
+//! empty, so every entry is visited exactly once without re-hashing, and an unchanged
+//! table is always walked in the same order.
+
+use core::iter::FusedIterator;
+use core::marker::PhantomData;
+use core::mem;
+use core::ptr;
+
+use super::bucket::{BitMask, Bucket, EMPTY_ONE};
+use super::table::{InsertPos, RawTable, Slot};
+
+/// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
+/// tie it to a borrow or to ownership of the table.
+pub(crate) struct RawIter<K, V> {
+    old_base: *mut Bucket<K, V>,
+    old_next: usize,
+    old_end: usize,
+    new_base: *mut Bucket<K, V>,
+    new_next: usize,
+    new_end: usize,
+    bucket: *mut Bucket<K, V>,
+    occupied: BitMask,
+    remaining: usize,
+}
+
+impl<K, V> Clone for RawIter<K, V> {
+    fn clone(&self) -> Self {
+        RawIter { ..*self }
+    }
+}
+
+impl<K, V> RawTable<K, V> {
+    /// A walk over every live slot.
+    pub(crate) fn raw_iter(&self) -> RawIter<K, V> {
+        let (old_base, old_next, old_end) = match &self.old {
+            Some(old) => (old.bucket(0), self.nevacuate, self.old_buckets()),
+            None => (ptr::null_mut(), 0, 0),
+        };
+        let new_end = self.regular_buckets();
+        let new_base = if new_end == 0 { ptr::null_mut() } else { self.buckets.bucket(0) };
+        RawIter {
+            old_base,
+            old_next,
+            old_end,
+            new_base,
+            new_next: 0,
+            new_end,
+            bucket: ptr::null_mut(),
+            occupied: BitMask::EMPTY,
+            remaining: self.count,
+        }
+    }
+
+    /// Lazily removes the entries `pred` selects (see [`ExtractIf`]).
+    pub(crate) fn extract_if(&mut self, hasher: &impl Fn(&K) -> u64) -> ExtractIf<'_, K, V> {
+        // Finishing the growth first leaves one array to walk and erase from; it is O(n)
+        // work, the same order as the walk itself.
+        self.finish_growth(hasher);
+        ExtractIf {
+            next_chain: 0,
+            head: ptr::null_mut(),
+            bucket: ptr::null_mut(),
+            occupied: BitMask::EMPTY,
+            table: self,
+        }
+    }
+
+    /// Entry for the key `eq` accepts: does the write work first, as an insert would.
+    pub(crate) fn entry(
+        &mut self,
+        hash: u64,
+        eq: impl FnMut(&K) -> bool,
+        hasher: &impl Fn(&K) -> u64,
+    ) -> RawEntry<'_, K, V> {
+        match self.find_for_write(hash, eq, hasher) {
+            Ok(slot) => RawEntry::Occupied(RawOccupied { first: self.chain_of(hash), slot, table: self }),
+            Err(pos) => RawEntry::Vacant(RawVacant { hash, pos, table: self }),
+        }
+    }
+}
+
+impl<K, V> Iterator for RawIter<K, V> {
+    type Item = Slot<K, V>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Slot<K, V>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        loop {
+            if let Some(index) = self.occupied.next() {
+                self.remaining -= 1;
+                return Some(Slot { bucket: self.bucket, index });
+            }
+            // SAFETY: `bucket` is null or a live bucket; the chain heads come from the
+            // bounds taken from the table, which the handle keeps alive and unchanged
+            // (apart from slots it empties itself).
+            unsafe {
+                let next = if self.bucket.is_null() { ptr::null_mut() } else { (*self.bucket).overflow };
+                self.bucket = if !next.is_null() {
+                    next
+                } else if self.old_next < self.old_end {
+                    self.old_next += 1;
+                    self.old_base.add(self.old_next - 1)
+                } else if self.new_next < self.new_end {
+                    self.new_next += 1;
+                    self.new_base.add(self.new_next - 1)
+                } else {
+                    debug_assert!(false, "walked past the end with {} entries left", self.remaining);
+                    return None;
+                };
+            }
+            self.occupied = Bucket::group(self.bucket).match_occupied();
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+/// Shared iteration: `(&K, &V)` in table order.
+pub(crate) struct Iter<'a, K, V> {
+    raw: RawIter<K, V>,
+    marker: PhantomData<&'a RawTable<K, V>>,
+}
+
+impl<'a, K, V> Iter<'a, K, V> {
+    pub(crate) fn new(table: &'a RawTable<K, V>) -> Self {
+        Iter { raw: table.raw_iter(), marker: PhantomData }
+    }
+}
+
+impl<K, V> Clone for Iter<'_, K, V> {
+    fn clone(&self) -> Self {
+        Iter { raw: self.raw.clone(), marker: PhantomData }
+    }
+}
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(&'a K, &'a V)> {
+        let slot = self.raw.next()?;
+        // SAFETY: an occupied slot of a table borrowed shared for 'a.
+        Some(unsafe { (&*slot.key(), &*slot.value()) })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
+}
+
+/// Exclusive iteration: `(&K, &mut V)` in table order.
+pub(crate) struct IterMut<'a, K, V> {
+    raw: RawIter<K, V>,
+    marker: PhantomData<&'a mut RawTable<K, V>>,
+}
+
+impl<'a, K, V> IterMut<'a, K, V> {
+    pub(crate) fn new(table: &'a mut RawTable<K, V>) -> Self {
+        IterMut { raw: table.raw_iter(), marker: PhantomData }
+    }
+
+    /// A shared iterator over the entries not yet produced.
+    pub(crate) fn rest(&self) -> Iter<'_, K, V> {
+        Iter { raw: self.raw.clone(), marker: PhantomData }
+    }
+}
+
+impl<'a, K, V> Iterator for IterMut<'a, K, V> {
+    type Item = (&'a K, &'a mut V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(&'a K, &'a mut V)> {
+        let slot = self.raw.next()?;
+        // SAFETY: an occupied slot of a table borrowed exclusively for 'a; each slot is
+        // produced once, so the value references never alias.
+        Some(unsafe { (&*slot.key(), &mut *slot.value()) })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
+}
+
+// SAFETY: IterMut hands out `&K` and `&mut V`, like `&mut RawTable` would.
+unsafe impl<K: Sync, V: Send> Send for IterMut<'_, K, V> {}
+// SAFETY: shared access to an IterMut only reads.
+unsafe impl<K: Sync, V: Sync> Sync for IterMut<'_, K, V> {}
+// SAFETY: Iter hands out shared references only.
+unsafe impl<K: Sync, V: Sync> Send for Iter<'_, K, V> {}
+// SAFETY: as above.
+unsafe impl<K: Sync, V: Sync> Sync for Iter<'_, K, V> {}
+
+/// Owning iteration: moves each entry out; what is left is dropped with the table.
+pub(crate) struct IntoIter<K, V> {
+    raw: RawIter<K, V>,
+    table: RawTable<K, V>,
+}
+
+impl<K, V> IntoIter<K, V> {
+    pub(crate) fn new(table: RawTable<K, V>) -> Self {
+        IntoIter { raw: table.raw_iter(), table }
+    }
+
+    /// A shared iterator over the entries not yet produced.
+    pub(crate) fn rest(&self) -> Iter<'_, K, V> {
+        Iter { raw: self.raw.clone(), marker: PhantomData }
+    }
+}
+
+impl<K, V> Iterator for IntoIter<K, V> {
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        let slot = self.raw.next()?;
+        // SAFETY: an occupied slot of the table we own; it is marked empty right after the
+        // entry is moved out, so the table's drop never sees it again. The table is dying,
+        // so a trailing tombstone does not matter.
+        unsafe {
+            let entry = (slot.key().read(), slot.value().read());
+            *ptr::addr_of_mut!((*slot.bucket).tophash).cast::<u8>().add(slot.index) = EMPTY_ONE;
+            self.table.count -= 1;
+            Some(entry)
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
+}
+
+/// Draining: the table is taken out of the map at once (so a leaked `Drain` leaves an
+/// empty, valid map) and handed back empty, keeping its bucket array, when dropped.
+pub(crate) struct Drain<'a, K, V> {
+    inner: IntoIter<K, V>,
+    home: &'a mut RawTable<K, V>,
+}
+
+impl<'a, K, V> Drain<'a, K, V> {
+    pub(crate) fn new(home: &'a mut RawTable<K, V>) -> Self {
+        Drain { inner: IntoIter::new(mem::take(home)), home }
+    }
+
+    pub(crate) fn rest(&self) -> Iter<'_, K, V> {
+        self.inner.rest()
+    }
+}
+
+impl<K, V> Iterator for Drain<'_, K, V> {
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        self.inner.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<K, V> Drop for Drain<'_, K, V> {
+    fn drop(&mut self) {
+        // If a drop panics here, unwinding drops the taken table with its remaining
+        // entries, and the map keeps the empty table it got when the drain began.
+        self.inner.by_ref().for_each(drop);
+        self.inner.table.reset_empty();
+        mem::swap(self.home, &mut self.inner.table);
+    }
+}
+
+/// Lazy removal over a table that is not growing: walks chain by chain and erases the
+/// entries the predicate selects, keeping every invariant after each step.
+pub(crate) struct ExtractIf<'a, K, V> {
+    table: &'a mut RawTable<K, V>,
+    next_chain: usize,
+    head: *mut Bucket<K, V>,
+    bucket: *mut Bucket<K, V>,
+    occupied: BitMask,
+}
+
+impl<K, V> ExtractIf<'_, K, V> {
+    /// The next entry `pred` selects, removed; `None` once the walk is over.
+    pub(crate) fn next(&mut self, pred: &mut impl FnMut(&K, &mut V) -> bool) -> Option<(K, V)> {
+        loop {
+            // Not a `for` loop: the body borrows `self` to erase.
+            #[allow(clippy::while_let_on_iterator)]
+            while let Some(index) = self.occupied.next() {
+                let slot = Slot { bucket: self.bucket, index };
+                // SAFETY: the mask was read from this live bucket and only slots before the
+                // current one change when an entry is erased, so `slot` is occupied.
+                let selected = unsafe { pred(&*slot.key(), &mut *slot.value()) };
+                if selected {
+                    return Some(self.table.erase(self.head, slot));
+                }
+            }
+            // SAFETY: `bucket` is null or a live bucket of the current array, and chain
+            // heads are taken below the number of regular buckets.
+            unsafe {
+                let next = if self.bucket.is_null() { ptr::null_mut() } else { (*self.bucket).overflow };
+                if !next.is_null() {
+                    self.bucket = next;
+                } else if self.table.len() > 0 && self.next_chain < self.table.regular_buckets() {
+                    self.head = self.table.buckets.bucket(self.next_chain);
+                    self.bucket = self.head;
+                    self.next_chain += 1;
+                } else {
+                    return None;
+                }
+            }
+            self.occupied = Bucket::group(self.bucket).match_occupied();
+        }
+    }
+
+    /// An upper bound of the entries left to visit.
+    pub(crate) fn len_bound(&self) -> usize {
+        self.table.len()
+    }
+}
+
+/// An entry found or to be inserted (see [`RawTable::entry`]).
+pub(crate) enum RawEntry<'a, K, V> {
+    Occupied(RawOccupied<'a, K, V>),
+    Vacant(RawVacant<'a, K, V>),
+}
+
+/// A live entry of an exclusively borrowed table.
+pub(crate) struct RawOccupied<'a, K, V> {
+    table: &'a mut RawTable<K, V>,
+    first: *mut Bucket<K, V>,
+    slot: Slot<K, V>,
+}
+
+impl<'a, K, V> RawOccupied<'a, K, V> {
+    pub(crate) fn key(&self) -> &K {
+        // SAFETY: the slot stays occupied while the handle holds the table.
+        unsafe { &*self.slot.key() }
+    }
+
+    pub(crate) fn get(&self) -> &V {
+        // SAFETY: as in `key`.
+        unsafe { &*self.slot.value() }
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut V {
+        // SAFETY: as in `key`, and `&mut self` makes the reference unique.
+        unsafe { &mut *self.slot.value() }
+    }
+
+    pub(crate) fn into_mut(self) -> &'a mut V {
+        // SAFETY: the handle held the table exclusively for 'a and is consumed.
+        unsafe { &mut *self.slot.value() }
+    }
+
+    pub(crate) fn remove_entry(self) -> (K, V) {
+        self.table.erase(self.first, self.slot)
+    }
+}
+
+/// The place for a key that is absent from an exclusively borrowed table.
+pub(crate) struct RawVacant<'a, K, V> {
+    table: &'a mut RawTable<K, V>,
+    hash: u64,
+    pos: InsertPos<K, V>,
+}
+
+impl<'a, K, V> RawVacant<'a, K, V> {
+    /// Inserts the entry (starting a growth first if Go would) and returns it.
+    pub(crate) fn insert(self, key: K, value: V, hasher: &impl Fn(&K) -> u64) -> RawOccupied<'a, K, V> {
+        let RawVacant { table, hash, pos } = self;
+        let slot = table.insert_absent(hash, pos, key, value, hasher);
+        RawOccupied { first: table.chain_of(hash), slot, table }
+    }
+}
+
+impl<K, V> FusedIterator for Iter<'_, K, V> {}
+impl<K, V> FusedIterator for IterMut<'_, K, V> {}
+impl<K, V> FusedIterator for IntoIter<K, V> {}
+impl<K, V> FusedIterator for Drain<'_, K, V> {}
+impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
+impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
+impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}
