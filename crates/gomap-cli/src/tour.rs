@@ -1,0 +1,121 @@
+//! `gomap tour`: grow a `GoMap<u64, u64>` from empty to N keys and print one
+//! line per growth, then the final stats.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use gomap::GoMap;
+
+use crate::growth::{running_note, thousands, write_stats, Growth, Tracker};
+use crate::TourArgs;
+
+pub fn run(args: &TourArgs) -> io::Result<()> {
+    let out = &mut io::stdout().lock();
+    let mut map: GoMap<u64, u64> = GoMap::new();
+    let n = args.keys;
+    let order = args.key_order;
+
+    writeln!(
+        out,
+        "gomap tour: insert {} {} into an empty GoMap<u64, u64> (random hash seed)",
+        thousands(n),
+        order.describe()
+    )?;
+    writeln!(
+        out,
+        "One line per growth, read from map.stats() after every insert. trigger: load = doubling, B+1 \
+         (len+1 > 8 and > 6.5*2^B);"
+    )?;
+    writeln!(
+        out,
+        "overflow = same size (overflow buckets >= 2^min(B,15)). writes: inserts from start to done, \
+         both inclusive (Go: ~0.69*2^oldB)."
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>4}  {:<12}  {:<8}  {:>13}  {:>10}  {:>12}  {:>9}  {:>13}",
+        "#", "oldB -> newB", "trigger", "start insert#", "len before", "done insert#", "writes", "writes/2^oldB"
+    )?;
+
+    let mut tracker = Tracker::new(&map.stats());
+    let mut growing_inserts = 0u64;
+    let mut doublings = 0usize;
+    let mut same_size = 0usize;
+    let started = Instant::now();
+    for i in 1..=n {
+        map.insert(order.key(i), i);
+        for g in tracker.observe(&map.stats(), i, i) {
+            growing_inserts += g.writes().unwrap_or(0);
+            if g.same_size {
+                same_size += 1;
+            } else {
+                doublings += 1;
+            }
+            write_row(out, &g)?;
+            if args.common.check {
+                map.check_invariants();
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+
+    if let Some(g) = tracker.take_unfinished() {
+        growing_inserts += n - g.start_write + 1;
+        write_row(out, &g)?;
+        let stats = map.stats();
+        writeln!(
+            out,
+            "      (growth {} still running: evacuation mark (Go's nevacuate) at {} of {} old buckets)",
+            g.number,
+            thousands(stats.evacuated as u64),
+            thousands(stats.old_buckets as u64)
+        )?;
+    }
+    if args.common.check {
+        map.check_invariants();
+    }
+
+    let stats = map.stats();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} growth{} ({doublings} doubling, {same_size} same-size{}); a growth was in progress during {} \
+         of {} inserts ({:.1}%)",
+        tracker.started(),
+        if tracker.started() == 1 { "" } else { "s" },
+        running_note(tracker.started() - doublings - same_size),
+        thousands(growing_inserts),
+        thousands(n),
+        100.0 * growing_inserts as f64 / n as f64
+    )?;
+    writeln!(
+        out,
+        "final stats after {} inserts (took {:.1} ms, {:.0} ns/insert including a stats() call each):",
+        thousands(n),
+        elapsed.as_secs_f64() * 1e3,
+        elapsed.as_secs_f64() * 1e9 / n as f64
+    )?;
+    write_stats(out, &stats, map.capacity())?;
+    if args.common.check {
+        writeln!(out, "check_invariants(): ok")?;
+    }
+    Ok(())
+}
+
+fn write_row(out: &mut impl Write, g: &Growth) -> io::Result<()> {
+    let dash = || "-".to_string();
+    writeln!(
+        out,
+        "{:>4}  {:>4} -> {:<4}  {:<8}  {:>13}  {:>10}  {:>12}  {:>9}  {:>13}",
+        g.number,
+        g.old_b,
+        g.new_b,
+        g.trigger(),
+        thousands(g.start_op),
+        thousands(g.before.len as u64),
+        g.end_op.map_or_else(dash, thousands),
+        g.writes().map_or_else(|| "running".to_string(), thousands),
+        g.writes_per_old_bucket().map_or_else(dash, |r| format!("{r:.3}")),
+    )
+}
