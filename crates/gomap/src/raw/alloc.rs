@@ -21,7 +21,7 @@ use core::mem;
 use core::ptr::{self, NonNull};
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
 
-use super::bucket::Bucket;
+use super::bucket::{BucketRef, Ctrl, Data, LoneBucket};
 
 /// Arrays at least this large are mapped directly (when the platform allows).
 #[cfg(all(unix, not(miri)))]
@@ -59,14 +59,78 @@ enum Memory {
     None,
     /// From the global allocator.
     Heap(Layout),
-    /// Mapped directly; the first `released` bytes are already unmapped.
+    /// Mapped directly; of each region, the first `released` bytes are already unmapped.
     #[cfg(all(unix, not(miri)))]
-    Mapped { bytes: usize, released: usize },
+    Mapped { bytes: usize, ctrl_released: usize, data_released: usize },
 }
 
-/// An array of `len` buckets: `2^b` regular ones, then the overflow pool.
+/// Where an array's buckets are: enough to address them and follow chain links, without
+/// borrowing the array (for walks that outlive a borrow of the table's fields).
+pub(crate) struct ArrayView<K, V> {
+    ctrl: *mut Ctrl,
+    data: *mut Data<K, V>,
+    len: usize,
+}
+
+impl<K, V> Clone for ArrayView<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for ArrayView<K, V> {}
+
+impl<K, V> ArrayView<K, V> {
+    /// A view of no buckets.
+    pub(crate) const EMPTY: Self = ArrayView { ctrl: ptr::null_mut(), data: ptr::null_mut(), len: 0 };
+
+    /// Bucket `i`, regular (`i < 2^b`) or from the pool.
+    #[inline]
+    pub(crate) fn bucket(self, i: usize) -> BucketRef<K, V> {
+        debug_assert!(i < self.len);
+        // SAFETY: `i < len`, so both offsets stay inside their regions of the array the
+        // view was taken from, which its users keep alive.
+        unsafe { BucketRef { ctrl: self.ctrl.add(i), data: self.data.add(i) } }
+    }
+
+    /// The bucket after `b` in its chain, which belongs to this array.
+    #[inline]
+    pub(crate) fn next(self, b: BucketRef<K, V>) -> Option<BucketRef<K, V>> {
+        let next = b.overflow();
+        if next.is_null() {
+            None
+        } else if let Some(i) = self.index_of(next) {
+            Some(self.bucket(i))
+        } else {
+            Some(BucketRef::lone(next.cast()))
+        }
+    }
+
+    /// The index of the bucket whose control word is at `ctrl`, if it is one of ours (not
+    /// a lone bucket).
+    #[inline]
+    fn index_of(self, ctrl: *const Ctrl) -> Option<usize> {
+        let offset = (ctrl as usize).wrapping_sub(self.ctrl as usize);
+        let i = offset / mem::size_of::<Ctrl>();
+        (i < self.len).then_some(i)
+    }
+
+    /// Whether `b` is part of this array (regular or pool bucket), as opposed to a lone
+    /// overflow bucket.
+    #[inline]
+    pub(crate) fn contains(self, b: BucketRef<K, V>) -> bool {
+        self.index_of(b.ctrl).is_some()
+    }
+}
+
+/// An array of `len` buckets, `2^b` regular ones then the overflow pool, in two regions of
+/// one allocation: the control words (`len * 8` bytes), then the data.
 pub(crate) struct BucketArray<K, V> {
-    ptr: NonNull<Bucket<K, V>>,
+    base: NonNull<u8>,
+    ctrl: *mut Ctrl,
+    data: *mut Data<K, V>,
+    /// Where the data region starts, in bytes from `base`.
+    data_offset: usize,
     b: u8,
     len: usize,
     /// The next unused pool bucket (Go's `nextOverflow`); `len` when the pool is used up.
@@ -77,7 +141,16 @@ pub(crate) struct BucketArray<K, V> {
 impl<K, V> BucketArray<K, V> {
     /// No buckets at all.
     pub(crate) const fn empty() -> Self {
-        BucketArray { ptr: NonNull::dangling(), b: 0, len: 0, next_overflow: 0, memory: Memory::None }
+        BucketArray {
+            base: NonNull::dangling(),
+            ctrl: ptr::null_mut(),
+            data: ptr::null_mut(),
+            data_offset: 0,
+            b: 0,
+            len: 0,
+            next_overflow: 0,
+            memory: Memory::None,
+        }
     }
 
     /// A zeroed array for `2^b` regular buckets plus its overflow pool.
@@ -85,16 +158,33 @@ impl<K, V> BucketArray<K, V> {
     /// # Panics
     /// With "capacity overflow" when the size does not fit the address space.
     pub(crate) fn new(b: u8) -> Self {
-        let len = array_len(b, mem::size_of::<Bucket<K, V>>()).expect("capacity overflow");
-        let layout = Layout::array::<Bucket<K, V>>(len).expect("capacity overflow");
-        let (ptr, memory) = Self::allocate(layout);
-        BucketArray { ptr, b, len, next_overflow: 1 << b, memory }
+        let bucket_bytes = mem::size_of::<Ctrl>() + mem::size_of::<Data<K, V>>();
+        let len = array_len(b, bucket_bytes).expect("capacity overflow");
+        let ctrl = Layout::array::<Ctrl>(len).expect("capacity overflow");
+        let data = Layout::array::<Data<K, V>>(len).expect("capacity overflow");
+        let (layout, data_offset) = ctrl.extend(data).expect("capacity overflow");
+        let (base, data_offset, memory) = Self::allocate(layout.pad_to_align(), data_offset, data.size());
+        BucketArray {
+            base,
+            ctrl: base.as_ptr().cast(),
+            // SAFETY: `data_offset` lies inside the allocation, aligned for `Data`.
+            data: unsafe { base.as_ptr().add(data_offset).cast() },
+            data_offset,
+            b,
+            len,
+            next_overflow: 1 << b,
+            memory,
+        }
     }
 
-    fn allocate(layout: Layout) -> (NonNull<Bucket<K, V>>, Memory) {
+    /// Zeroed memory for `layout`; returns it with the data region's offset.
+    fn allocate(layout: Layout, data_offset: usize, data_bytes: usize) -> (NonNull<u8>, usize, Memory) {
         #[cfg(all(unix, not(miri)))]
         if layout.size() >= MAP_THRESHOLD && layout.align() <= page_size() {
-            let bytes = layout.size().div_ceil(page_size()) * page_size();
+            // Each region starts on a page, so that each can be released on its own.
+            let page = page_size();
+            let data_offset = data_offset.div_ceil(page) * page;
+            let bytes = (data_offset + data_bytes).div_ceil(page) * page;
             // SAFETY: an anonymous private mapping of a fresh region; every argument is
             // valid and the result is checked before use.
             let p = unsafe {
@@ -110,14 +200,14 @@ impl<K, V> BucketArray<K, V> {
             if p == libc::MAP_FAILED {
                 handle_alloc_error(layout);
             }
-            let ptr = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
-            return (ptr, Memory::Mapped { bytes, released: 0 });
+            let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
+            return (base, data_offset, Memory::Mapped { bytes, ctrl_released: 0, data_released: 0 });
         }
-        // SAFETY: `layout` has a non-zero size (a bucket holds at least its tophash word
+        // SAFETY: `layout` has a non-zero size (a bucket holds at least its control word
         // and its link).
         let p = unsafe { alloc_zeroed(layout) };
-        let ptr = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
-        (ptr, Memory::Heap(layout))
+        let base = NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout));
+        (base, data_offset, Memory::Heap(layout))
     }
 
     /// log2 of the number of regular buckets.
@@ -132,17 +222,21 @@ impl<K, V> BucketArray<K, V> {
         self.len == 0
     }
 
+    /// The array's buckets, to address them and follow chain links.
+    #[inline]
+    pub(crate) fn view(&self) -> ArrayView<K, V> {
+        ArrayView { ctrl: self.ctrl, data: self.data, len: self.len }
+    }
+
     /// Bucket `i`, regular (`i < 2^b`) or from the pool.
     #[inline]
-    pub(crate) fn bucket(&self, i: usize) -> *mut Bucket<K, V> {
-        debug_assert!(i < self.len);
-        // SAFETY: `i < len`, so the offset stays inside the allocation.
-        unsafe { self.ptr.as_ptr().add(i) }
+    pub(crate) fn bucket(&self, i: usize) -> BucketRef<K, V> {
+        self.view().bucket(i)
     }
 
     /// Takes the next bucket of the preallocated overflow pool, if any is left.
     #[inline]
-    pub(crate) fn take_pool_bucket(&mut self) -> Option<*mut Bucket<K, V>> {
+    pub(crate) fn take_pool_bucket(&mut self) -> Option<BucketRef<K, V>> {
         if self.next_overflow < self.len {
             self.next_overflow += 1;
             Some(self.bucket(self.next_overflow - 1))
@@ -151,24 +245,18 @@ impl<K, V> BucketArray<K, V> {
         }
     }
 
-    /// Whether `p` points into this array (regular or pool bucket), as opposed to a
-    /// separately allocated overflow bucket.
-    #[inline]
-    pub(crate) fn contains(&self, p: *const Bucket<K, V>) -> bool {
-        let start = self.ptr.as_ptr() as usize;
-        let addr = p as usize;
-        addr >= start && addr < start + self.len * mem::size_of::<Bucket<K, V>>()
-    }
-
     /// Zeroes every bucket and refills the pool, as after a fresh allocation (Go's
     /// `mapclear` keeps and re-zeroes the array).
     pub(crate) fn zero(&mut self) {
         if self.len == 0 {
             return;
         }
-        // SAFETY: the whole array is live (only old arrays are ever partly released and
-        // those are never zeroed) and all-zero bytes are a valid empty bucket.
-        unsafe { ptr::write_bytes(self.ptr.as_ptr(), 0, self.len) };
+        // SAFETY: both regions are live (only old arrays are ever partly released, and
+        // those are never zeroed), and all-zero bytes are a valid empty bucket.
+        unsafe {
+            ptr::write_bytes(self.ctrl, 0, self.len);
+            ptr::write_bytes(self.data, 0, self.len);
+        }
         self.next_overflow = 1 << self.b;
     }
 
@@ -176,15 +264,22 @@ impl<K, V> BucketArray<K, V> {
     /// promises never to touch those buckets again.
     pub(crate) fn release_below(&mut self, n: usize) {
         #[cfg(all(unix, not(miri)))]
-        if let Memory::Mapped { released, .. } = &mut self.memory {
-            let end = n * mem::size_of::<Bucket<K, V>>() / page_size() * page_size();
-            if end >= *released + RELEASE_CHUNK {
-                // SAFETY: `[released, end)` lies inside our mapping (`n` is at most the
-                // number of regular buckets), is page aligned at both ends, and nothing
-                // reads it again by the caller's promise.
-                let rc = unsafe { libc::munmap(self.ptr.as_ptr().cast::<u8>().add(*released).cast(), end - *released) };
-                debug_assert_eq!(rc, 0, "munmap failed");
-                *released = end;
+        if let Memory::Mapped { ctrl_released, data_released, .. } = &mut self.memory {
+            let page = page_size();
+            let regions = [
+                (0, n * mem::size_of::<Ctrl>(), ctrl_released),
+                (self.data_offset, n * mem::size_of::<Data<K, V>>(), data_released),
+            ];
+            for (start, used, released) in regions {
+                let end = used / page * page;
+                if end >= *released + RELEASE_CHUNK {
+                    // SAFETY: `[start + released, start + end)` lies inside the region of
+                    // the first `n` regular buckets of our own mapping, is page aligned at
+                    // both ends, and nothing reads it again by the caller's promise.
+                    let rc = unsafe { libc::munmap(self.base.as_ptr().add(start + *released).cast(), end - *released) };
+                    debug_assert_eq!(rc, 0, "munmap failed");
+                    *released = end;
+                }
             }
         }
         let _ = n;
@@ -196,7 +291,7 @@ impl<K, V> BucketArray<K, V> {
             Memory::None => 0,
             Memory::Heap(layout) => layout.size(),
             #[cfg(all(unix, not(miri)))]
-            Memory::Mapped { bytes, released } => bytes - released,
+            Memory::Mapped { bytes, ctrl_released, data_released } => bytes - ctrl_released - data_released,
         }
     }
 }
@@ -206,35 +301,45 @@ impl<K, V> Drop for BucketArray<K, V> {
         match self.memory {
             Memory::None => {}
             // SAFETY: allocated by `alloc_zeroed` with this layout.
-            Memory::Heap(layout) => unsafe { dealloc(self.ptr.as_ptr().cast(), layout) },
+            Memory::Heap(layout) => unsafe { dealloc(self.base.as_ptr(), layout) },
             #[cfg(all(unix, not(miri)))]
-            Memory::Mapped { bytes, released } => {
-                // SAFETY: the still-mapped tail of our own mapping.
-                let rc = unsafe { libc::munmap(self.ptr.as_ptr().cast::<u8>().add(released).cast(), bytes - released) };
-                debug_assert_eq!(rc, 0, "munmap failed");
+            Memory::Mapped { bytes, ctrl_released, data_released } => {
+                let remaining = [(ctrl_released, self.data_offset), (self.data_offset + data_released, bytes)];
+                for (from, to) in remaining {
+                    if from < to {
+                        // SAFETY: the still-mapped rest of one region of our own mapping.
+                        let rc = unsafe { libc::munmap(self.base.as_ptr().add(from).cast(), to - from) };
+                        debug_assert_eq!(rc, 0, "munmap failed");
+                    }
+                }
             }
         }
     }
 }
 
 /// A separately allocated, zeroed overflow bucket (for when the pool is used up).
-pub(crate) fn alloc_bucket<K, V>() -> *mut Bucket<K, V> {
-    let layout = Layout::new::<Bucket<K, V>>();
+pub(crate) fn alloc_lone<K, V>() -> BucketRef<K, V> {
+    let layout = Layout::new::<LoneBucket<K, V>>();
     // SAFETY: a bucket has a non-zero size.
     let p = unsafe { alloc_zeroed(layout) };
     if p.is_null() {
         handle_alloc_error(layout);
     }
-    p.cast()
+    BucketRef::lone(p.cast())
 }
 
-/// Frees a bucket from [`alloc_bucket`]. Its entries must have been moved out or dropped.
+/// Frees a bucket from [`alloc_lone`]. Its entries must have been moved out or dropped.
 ///
 /// # Safety
-/// `p` comes from `alloc_bucket::<K, V>` and is not used afterwards.
-pub(crate) unsafe fn free_bucket<K, V>(p: *mut Bucket<K, V>) {
-    // SAFETY: by the caller's contract.
-    unsafe { dealloc(p.cast(), Layout::new::<Bucket<K, V>>()) }
+/// `b` comes from `alloc_lone::<K, V>` and is not used afterwards.
+pub(crate) unsafe fn free_lone<K, V>(b: BucketRef<K, V>) {
+    // SAFETY: by the caller's contract, `b.ctrl` is the start of a `LoneBucket` allocation.
+    unsafe { dealloc(b.ctrl.cast(), Layout::new::<LoneBucket<K, V>>()) }
+}
+
+/// Bytes of one lone overflow bucket.
+pub(crate) const fn lone_bytes<K, V>() -> usize {
+    mem::size_of::<LoneBucket<K, V>>()
 }
 
 #[cfg(all(unix, not(miri)))]
@@ -282,12 +387,15 @@ mod tests {
         let mut a = BucketArray::<u64, u64>::new(5);
         for _ in 0..2 {
             let first = a.take_pool_bucket().unwrap();
-            assert_eq!(first, a.bucket(32));
-            assert!(a.contains(first));
-            assert_eq!(a.take_pool_bucket(), Some(a.bucket(33)));
-            assert_eq!(a.take_pool_bucket(), None);
+            assert!(first == a.bucket(32));
+            assert!(a.view().contains(first));
+            assert!(a.take_pool_bucket() == Some(a.bucket(33)));
+            assert!(a.take_pool_bucket().is_none());
             a.zero();
         }
-        assert!(!a.contains(core::ptr::null()));
+        let lone = alloc_lone::<u64, u64>();
+        assert!(!a.view().contains(lone));
+        // SAFETY: from `alloc_lone`, used no more.
+        unsafe { free_lone(lone) };
     }
 }

@@ -1,7 +1,13 @@
-//! One bucket: eight tophash bytes, eight keys, eight values and an overflow link, laid out
-//! as Go's `bmap`, plus the word-at-a-time (SWAR) matching of the tophash bytes.
+//! One bucket: eight tophash bytes (its control word), eight keys, eight values and an
+//! overflow link, plus the word-at-a-time (SWAR) matching of the tophash bytes.
+//!
+//! Go keeps all of a bucket together (`bmap`). Here the control word is kept apart from the
+//! slots, in a dense region of the bucket array: a lookup reads the control word first and
+//! touches the slots only on a tophash match, so a miss usually reads 8 bytes from a region
+//! that stays in cache, instead of a 144-byte bucket from main memory. The bytes per bucket
+//! are Go's.
 
-use core::mem::MaybeUninit;
+use core::mem::{self, ManuallyDrop, MaybeUninit};
 use core::ptr;
 
 /// Slots per bucket (Go's `bucketCnt`): eight tophash bytes fill one machine word, so a
@@ -35,55 +41,157 @@ pub(crate) fn tophash(hash: u64) -> u8 {
     }
 }
 
-/// A bucket, laid out like Go's `bmap`: the tophash bytes first (one word, so a miss usually
-/// reads only the first cache line), then the keys together and the values together (so
-/// `GoMap<u64, u8>` needs no padding between pairs), then the overflow link.
-///
-/// An all-zero bucket is a valid empty bucket (every tophash is `EMPTY_REST`, the link is
-/// null), which is why bucket arrays come from zeroed allocations.
+/// A bucket's eight tophash bytes: one word, matched all at once.
+pub(crate) type Ctrl = [u8; BUCKET_CNT];
+
+/// A key and its value side by side, used when that costs no padding.
 #[repr(C)]
-pub(crate) struct Bucket<K, V> {
-    pub(crate) tophash: [u8; BUCKET_CNT],
-    keys: [MaybeUninit<K>; BUCKET_CNT],
-    values: [MaybeUninit<V>; BUCKET_CNT],
-    /// The next bucket of the chain, or null.
-    pub(crate) overflow: *mut Bucket<K, V>,
+struct Pair<K, V> {
+    key: K,
+    value: V,
 }
 
-impl<K, V> Bucket<K, V> {
-    /// Pointer to the key of slot `i`. Computing it is safe; reading through it needs the
-    /// slot to be occupied.
-    #[inline]
-    pub(crate) fn key_ptr(this: *mut Self, i: usize) -> *mut K {
-        debug_assert!(i < BUCKET_CNT);
-        // SAFETY: `addr_of_mut!` creates no reference; `i < 8` keeps the offset inside the
-        // `keys` array of the bucket `this` points to.
-        unsafe { ptr::addr_of_mut!((*this).keys).cast::<K>().add(i) }
-    }
+/// Keys together and values together, as in Go's `bmap`, for types whose pairs would need
+/// padding (`GoMap<u64, u8>` would waste 7 bytes per pair).
+#[repr(C)]
+struct Split<K, V> {
+    keys: [MaybeUninit<K>; BUCKET_CNT],
+    values: [MaybeUninit<V>; BUCKET_CNT],
+}
 
-    /// Pointer to the value of slot `i` (see [`Bucket::key_ptr`]).
-    #[inline]
-    pub(crate) fn value_ptr(this: *mut Self, i: usize) -> *mut V {
-        debug_assert!(i < BUCKET_CNT);
-        // SAFETY: as in `key_ptr`, inside the `values` array.
-        unsafe { ptr::addr_of_mut!((*this).values).cast::<V>().add(i) }
+/// The slot storage: one of the two layouts, chosen per type by [`Data::PAIRED`].
+#[repr(C)]
+union Slots<K, V> {
+    paired: ManuallyDrop<[MaybeUninit<Pair<K, V>>; BUCKET_CNT]>,
+    split: ManuallyDrop<Split<K, V>>,
+}
+
+/// A bucket's slots and overflow link. Its tophash word lives apart, in the dense control
+/// region of its array (or in front of it, for a [`LoneBucket`]): a miss reads only that
+/// word, and the control words of a whole array are small enough to stay in cache.
+///
+/// An all-zero bucket is a valid empty bucket (every tophash `EMPTY_REST`, no link), which is
+/// why bucket arrays come from zeroed allocations.
+#[repr(C)]
+pub(crate) struct Data<K, V> {
+    slots: Slots<K, V>,
+    /// The control word of the next bucket of the chain, or null.
+    overflow: *mut Ctrl,
+}
+
+impl<K, V> Data<K, V> {
+    /// Whether keys and values are stored as adjacent pairs (one cache line for both on a
+    /// hit) rather than as Go's two arrays: exactly when a pair needs no padding.
+    const PAIRED: bool = mem::size_of::<Pair<K, V>>() == mem::size_of::<K>() + mem::size_of::<V>();
+}
+
+/// An overflow bucket allocated on its own once the array's pool is used up: its control
+/// word directly in front of its data.
+#[repr(C)]
+pub(crate) struct LoneBucket<K, V> {
+    ctrl: Ctrl,
+    data: Data<K, V>,
+}
+
+/// A handle on one bucket: where its control word is and where its data is.
+pub(crate) struct BucketRef<K, V> {
+    pub(crate) ctrl: *mut Ctrl,
+    pub(crate) data: *mut Data<K, V>,
+}
+
+impl<K, V> Clone for BucketRef<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for BucketRef<K, V> {}
+
+impl<K, V> PartialEq for BucketRef<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ctrl == other.ctrl
+    }
+}
+
+impl<K, V> BucketRef<K, V> {
+    /// The handle of a lone bucket.
+    pub(crate) fn lone(p: *mut LoneBucket<K, V>) -> Self {
+        // SAFETY: `addr_of_mut!` creates no reference; `p` points to a live allocation.
+        BucketRef { ctrl: p.cast(), data: unsafe { ptr::addr_of_mut!((*p).data) } }
     }
 
     /// The eight tophash bytes as one word.
     #[inline]
-    pub(crate) fn group(this: *const Self) -> Group {
-        // SAFETY: callers pass a pointer to a live bucket; `tophash` is the first field and
-        // plain bytes, so reading it as an array is always defined.
-        Group(u64::from_le_bytes(unsafe { (*this).tophash }))
+    pub(crate) fn group(self) -> Group {
+        // SAFETY: handles point to live buckets; the control word is plain bytes.
+        Group(u64::from_le_bytes(unsafe { *self.ctrl }))
+    }
+
+    #[inline]
+    pub(crate) fn tophash(self, i: usize) -> u8 {
+        // SAFETY: as in `group`; `i < 8` is checked by the array index.
+        unsafe { (*self.ctrl)[i] }
+    }
+
+    #[inline]
+    pub(crate) fn set_tophash(self, i: usize, top: u8) {
+        // SAFETY: as in `group`; callers hold the table exclusively.
+        unsafe { (*self.ctrl)[i] = top }
+    }
+
+    /// Pointer to the key of slot `i`. Computing it is safe; reading through it needs the
+    /// slot to be occupied.
+    #[inline]
+    pub(crate) fn key_ptr(self, i: usize) -> *mut K {
+        debug_assert!(i < BUCKET_CNT);
+        // SAFETY: `addr_of_mut!` creates no reference, and `i < 8` keeps the offset inside
+        // the slot storage of the live bucket `data` points to.
+        unsafe {
+            let slots = ptr::addr_of_mut!((*self.data).slots);
+            if Data::<K, V>::PAIRED {
+                let pair = slots.cast::<Pair<K, V>>().add(i);
+                ptr::addr_of_mut!((*pair).key)
+            } else {
+                ptr::addr_of_mut!((*slots.cast::<Split<K, V>>()).keys).cast::<K>().add(i)
+            }
+        }
+    }
+
+    /// Pointer to the value of slot `i` (see [`BucketRef::key_ptr`]).
+    #[inline]
+    pub(crate) fn value_ptr(self, i: usize) -> *mut V {
+        debug_assert!(i < BUCKET_CNT);
+        // SAFETY: as in `key_ptr`.
+        unsafe {
+            let slots = ptr::addr_of_mut!((*self.data).slots);
+            if Data::<K, V>::PAIRED {
+                let pair = slots.cast::<Pair<K, V>>().add(i);
+                ptr::addr_of_mut!((*pair).value)
+            } else {
+                ptr::addr_of_mut!((*slots.cast::<Split<K, V>>()).values).cast::<V>().add(i)
+            }
+        }
+    }
+
+    /// The control word of the next bucket in the chain, or null. Turning it into a handle
+    /// needs the array the chain belongs to ([`ArrayView::next`](super::alloc::ArrayView::next)).
+    #[inline]
+    pub(crate) fn overflow(self) -> *mut Ctrl {
+        // SAFETY: `data` points to a live bucket.
+        unsafe { (*self.data).overflow }
+    }
+
+    #[inline]
+    pub(crate) fn set_overflow(self, next: *mut Ctrl) {
+        // SAFETY: as in `overflow`; callers hold the table exclusively.
+        unsafe { (*self.data).overflow = next }
     }
 
     /// Go's `evacuated(b)`: only slot 0 is consulted, because an old chain is evacuated all
     /// at once and then every slot of its first bucket holds one of the evacuation markers.
     #[inline]
-    pub(crate) fn is_evacuated(this: *const Self) -> bool {
-        // SAFETY: as in `group`.
-        let h = unsafe { (*this).tophash[0] };
-        (EVACUATED_X..=EVACUATED_EMPTY).contains(&h)
+    pub(crate) fn is_evacuated(self) -> bool {
+        (EVACUATED_X..=EVACUATED_EMPTY).contains(&self.tophash(0))
     }
 }
 

@@ -4,8 +4,8 @@
 use core::mem;
 use core::ptr;
 
-use super::alloc::{free_bucket, BucketArray};
-use super::bucket::{Bucket, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, MIN_TOP_HASH};
+use super::alloc::{free_lone, BucketArray};
+use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, MIN_TOP_HASH};
 use super::table::{over_load_factor, RawTable, Slot};
 
 /// How far past already-evacuated buckets one advance of the mark may scan, so that every
@@ -25,6 +25,7 @@ impl Destinations {
         Destinations { inline: 0, spill: Vec::new(), len: 0 }
     }
 
+    #[inline]
     fn push(&mut self, to_y: bool) {
         if self.len < 64 {
             self.inline |= u64::from(to_y) << self.len;
@@ -34,6 +35,7 @@ impl Destinations {
         self.len += 1;
     }
 
+    #[inline]
     fn get(&self, n: usize) -> bool {
         if n < 64 {
             self.inline >> n & 1 == 1
@@ -45,7 +47,7 @@ impl Destinations {
 
 /// The next free slot of an evacuation destination chain.
 struct Cursor<K, V> {
-    bucket: *mut Bucket<K, V>,
+    bucket: BucketRef<K, V>,
     index: usize,
 }
 
@@ -78,7 +80,7 @@ impl<K, V> RawTable<K, V> {
         self.b = new_b;
         self.same_size_grow = !bigger;
         self.nevacuate = 0;
-        self.noverflow = 0;
+        self.overflow.noverflow = 0;
     }
 
     /// Go's `growWork`: evacuates the old chain that feeds current bucket `bucket` (the one
@@ -113,11 +115,8 @@ impl<K, V> RawTable<K, V> {
     fn evacuate(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64) {
         let Some(old) = &self.old else { return };
         // Below the mark everything is evacuated, and the memory may be gone.
-        if oi >= self.nevacuate {
-            let chain = old.bucket(oi);
-            if !Bucket::is_evacuated(chain) {
-                self.evacuate_chain(oi, chain, hasher);
-            }
+        if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
+            self.evacuate_chain(oi, hasher);
         }
         if oi == self.nevacuate {
             self.advance_evacuation_mark();
@@ -131,80 +130,73 @@ impl<K, V> RawTable<K, V> {
     ///
     /// All re-hashing happens before anything moves, so a panicking `Hash` leaves the
     /// table exactly as it was.
-    fn evacuate_chain(&mut self, oi: usize, chain: *mut Bucket<K, V>, hasher: &impl Fn(&K) -> u64) {
+    fn evacuate_chain(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64) {
         let newbit = self.old_buckets();
         let doubling = !self.same_size_grow;
+        let old = self.old.as_ref().expect("evacuating without an old array").view();
+        let head = old.bucket(oi);
         let mut to_y = Destinations::new();
         if doubling {
-            let mut b = chain;
-            while !b.is_null() {
-                for i in Bucket::group(b).match_occupied() {
+            let mut b = Some(head);
+            while let Some(bucket) = b {
+                for i in bucket.group().match_occupied() {
                     // SAFETY: an occupied slot of a live old bucket holds a key.
-                    let hash = hasher(unsafe { &*Bucket::key_ptr(b, i) });
+                    let hash = hasher(unsafe { &*bucket.key_ptr(i) });
                     to_y.push(hash as usize & newbit != 0);
                 }
-                // SAFETY: `b` is a live bucket of the chain.
-                b = unsafe { (*b).overflow };
+                b = old.next(bucket);
             }
         }
 
         let mut x = Cursor { bucket: self.buckets.bucket(oi), index: 0 };
-        let mut y =
-            Cursor { bucket: if doubling { self.buckets.bucket(oi + newbit) } else { ptr::null_mut() }, index: 0 };
+        let mut y = Cursor { bucket: self.buckets.bucket(if doubling { oi + newbit } else { oi }), index: 0 };
         let mut moved = 0;
-        let mut b = chain;
-        while !b.is_null() {
+        let mut b = Some(head);
+        while let Some(bucket) = b {
             for i in 0..BUCKET_CNT {
-                // SAFETY: `b` is a live old bucket, and the destination buckets are live
-                // buckets of the new array that are empty where the cursors point
-                // (invariant 6: the new buckets fed by an unevacuated old chain are empty,
-                // and the cursors only move forward). Each entry is moved bitwise exactly
-                // once; its old slot is marked evacuated, so the old copy is never read,
-                // dropped or moved again.
-                unsafe {
-                    let top = (*b).tophash[i];
-                    if top < MIN_TOP_HASH {
-                        debug_assert!(top <= EMPTY_ONE, "bad map state: tophash {top} in an unevacuated chain");
-                        if top == EMPTY_ONE {
-                            self.tombstones -= 1;
-                        }
-                        (*b).tophash[i] = EVACUATED_EMPTY;
-                        continue;
+                let top = bucket.tophash(i);
+                if top < MIN_TOP_HASH {
+                    debug_assert!(top <= EMPTY_ONE, "bad map state: tophash {top} in an unevacuated chain");
+                    if top == EMPTY_ONE {
+                        self.tombstones -= 1;
                     }
-                    let use_y = doubling && to_y.get(moved);
-                    moved += 1;
-                    (*b).tophash[i] = if use_y { EVACUATED_Y } else { EVACUATED_X };
-                    let dst = if use_y { &mut y } else { &mut x };
-                    if dst.index == BUCKET_CNT {
-                        dst.bucket = self.new_overflow(dst.bucket);
-                        dst.index = 0;
-                    }
-                    let to = Slot { bucket: dst.bucket, index: dst.index };
-                    (*to.bucket).tophash[to.index] = top;
-                    ptr::copy_nonoverlapping(Bucket::key_ptr(b, i), to.key(), 1);
-                    ptr::copy_nonoverlapping(Bucket::value_ptr(b, i), to.value(), 1);
-                    dst.index += 1;
+                    bucket.set_tophash(i, EVACUATED_EMPTY);
+                    continue;
                 }
+                let use_y = doubling && to_y.get(moved);
+                moved += 1;
+                bucket.set_tophash(i, if use_y { EVACUATED_Y } else { EVACUATED_X });
+                let dst = if use_y { &mut y } else { &mut x };
+                if dst.index == BUCKET_CNT {
+                    dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket);
+                    dst.index = 0;
+                }
+                // SAFETY: the destination is a live bucket of the new array, empty where the
+                // cursor points (invariant 6: the new buckets fed by an unevacuated old chain
+                // are empty, and the cursors only move forward). The entry is moved bitwise
+                // exactly once: its old slot is marked evacuated above, so the old copy is
+                // never read, dropped or moved again.
+                unsafe {
+                    ptr::copy_nonoverlapping(bucket.key_ptr(i), dst.bucket.key_ptr(dst.index), 1);
+                    ptr::copy_nonoverlapping(bucket.value_ptr(i), dst.bucket.value_ptr(dst.index), 1);
+                }
+                dst.bucket.set_tophash(dst.index, top);
+                dst.index += 1;
             }
-            // SAFETY: `b` is a live bucket of the chain.
-            b = unsafe { (*b).overflow };
+            b = old.next(bucket);
         }
 
-        // The chain is empty now: unlink and free its own overflow buckets (pool buckets go
-        // with the array).
-        let old = self.old.as_ref().expect("evacuating without an old array");
-        // SAFETY: `chain` heads a live chain whose entries were all moved out; each bucket
-        // is freed after its link was read, and the head is unlinked first so nothing can
-        // reach the freed buckets.
-        unsafe {
-            let mut b = mem::replace(&mut (*chain).overflow, ptr::null_mut());
-            while !b.is_null() {
-                let next = (*b).overflow;
-                if !old.contains(b) {
-                    free_bucket(b);
-                    self.separate_overflow -= 1;
-                }
-                b = next;
+        // The chain is empty now: unlink it, and free its lone overflow buckets (pool
+        // buckets go with the array).
+        let mut b = old.next(head);
+        head.set_overflow(ptr::null_mut());
+        while let Some(bucket) = b {
+            b = old.next(bucket);
+            if !old.contains(bucket) {
+                // SAFETY: a lone bucket of this chain, emptied above; its link was read
+                // already and the chain no longer reaches it.
+                unsafe { free_lone(bucket) };
+                self.overflow.lone -= 1;
             }
         }
     }
@@ -218,7 +210,7 @@ impl<K, V> RawTable<K, V> {
         let old = self.old.as_mut().expect("advancing the mark without an old array");
         self.nevacuate += 1;
         let stop = (self.nevacuate + MARK_SCAN_LIMIT).min(newbit);
-        while self.nevacuate != stop && Bucket::is_evacuated(old.bucket(self.nevacuate)) {
+        while self.nevacuate != stop && old.bucket(self.nevacuate).is_evacuated() {
             self.nevacuate += 1;
         }
         if self.nevacuate == newbit {
@@ -243,17 +235,18 @@ impl<K, V> RawTable<K, V> {
                 Ok(_) => unreachable!("a key that never compares equal was found"),
                 Err(pos) => pos,
             };
-            let to = match pos.empty {
-                Some(slot) => slot,
-                None => Slot { bucket: resized.new_overflow(pos.last), index: 0 },
+            let to = match (pos.empty, pos.last) {
+                (Some(slot), _) => slot,
+                (None, Some(last)) => Slot { bucket: resized.overflow.attach(&mut resized.buckets, last), index: 0 },
+                (None, None) => unreachable!("a resized table is allocated"),
             };
             // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each
             // entry is moved bitwise once; the source table forgets all of them below.
             unsafe {
                 ptr::copy_nonoverlapping(from.key(), to.key(), 1);
                 ptr::copy_nonoverlapping(from.value(), to.value(), 1);
-                *to.tophash() = *from.tophash();
             }
+            to.set_tophash(from.tophash());
             resized.count += 1;
         }
         // The entries now belong to `resized`: the old storage is freed without them.

@@ -1,6 +1,9 @@
 //! `check_invariants`: verifies every structural invariant listed in the module docs.
 
-use super::bucket::{tophash, Bucket, BUCKET_CNT, EMPTY_ONE, EMPTY_REST, EVACUATED_EMPTY, MIN_TOP_HASH};
+use super::alloc::ArrayView;
+use super::bucket::{
+    tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST, EVACUATED_EMPTY, EVACUATED_X, MIN_TOP_HASH,
+};
 use super::table::RawTable;
 
 /// What one chain holds.
@@ -9,16 +12,22 @@ struct ChainCounts {
     occupied: usize,
     tombstones: usize,
     overflow: usize,
-    separate: usize,
+    lone: usize,
+}
+
+impl std::ops::AddAssign for ChainCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.occupied += other.occupied;
+        self.tombstones += other.tombstones;
+        self.overflow += other.overflow;
+        self.lone += other.lone;
+    }
 }
 
 impl<K, V> RawTable<K, V> {
     /// Panics with a description of the first broken invariant. O(size of the table).
     pub(crate) fn check_invariants(&self, hasher: &impl Fn(&K) -> u64) {
-        let mut occupied = 0;
-        let mut tombstones = 0;
-        let mut separate = 0;
-        let mut current_overflow = 0;
+        let mut total = ChainCounts::default();
         let old_mask = self.old.as_ref().map(|_| self.old_buckets() - 1);
 
         if let (Some(old), Some(old_mask)) = (&self.old, old_mask) {
@@ -28,50 +37,46 @@ impl<K, V> RawTable<K, V> {
             } else {
                 assert_eq!(old.b() + 1, self.b, "inv 7: doubling from b = {} to {}", old.b(), self.b);
             }
+            let view = old.view();
             for oi in self.nevacuate..=old_mask {
-                let head = old.bucket(oi);
-                if Bucket::is_evacuated(head) {
-                    // SAFETY: `head` is a live old bucket at or above the mark.
-                    let tophash = unsafe { (*head).tophash };
+                let head = view.bucket(oi);
+                if head.is_evacuated() {
+                    let markers = (0..BUCKET_CNT).map(|i| head.tophash(i)).collect::<Vec<_>>();
                     assert!(
-                        tophash.iter().all(|&t| (super::bucket::EVACUATED_X..=EVACUATED_EMPTY).contains(&t)),
-                        "inv 4: old chain {oi} partly evacuated: {tophash:?}"
+                        markers.iter().all(|t| (EVACUATED_X..=EVACUATED_EMPTY).contains(t)),
+                        "inv 4: old chain {oi} partly evacuated: {markers:?}"
                     );
-                    // SAFETY: as above.
-                    assert!(unsafe { (*head).overflow }.is_null(), "inv 4: evacuated old chain {oi} still linked");
+                    assert!(head.overflow().is_null(), "inv 4: evacuated old chain {oi} still linked");
                     continue;
                 }
-                let counts = self.check_chain(head, old, |hash| hash as usize & old_mask == oi, "old", oi, hasher);
-                occupied += counts.occupied;
-                tombstones += counts.tombstones;
-                separate += counts.separate;
+                let counts = Self::check_chain(view, head, "old", oi, hasher, |hash| hash as usize & old_mask == oi);
+                // The old counter is not kept per array: only the current array's counts.
+                total += ChainCounts { overflow: 0, ..counts };
             }
         } else {
             assert!(!self.same_size_grow, "inv 7: same-size flag set while not growing");
             assert_eq!(self.nevacuate, 0, "inv 7: mark set while not growing");
         }
 
+        let view = self.buckets.view();
         for i in 0..self.regular_buckets() {
-            let head = self.buckets.bucket(i);
             let counts =
-                self.check_chain(head, &self.buckets, |hash| hash as usize & self.mask() == i, "current", i, hasher);
+                Self::check_chain(view, view.bucket(i), "current", i, hasher, |hash| hash as usize & self.mask() == i);
             if let (Some(old), Some(old_mask)) = (&self.old, old_mask) {
                 let oi = i & old_mask;
-                if oi >= self.nevacuate && !Bucket::is_evacuated(old.bucket(oi)) {
+                if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
                     assert_eq!(counts.occupied, 0, "inv 6: chain {i} filled before old chain {oi} was evacuated");
                 }
             }
-            occupied += counts.occupied;
-            tombstones += counts.tombstones;
-            separate += counts.separate;
-            current_overflow += counts.overflow;
+            total += counts;
         }
 
-        assert_eq!(occupied, self.count, "inv 1: count {} but {occupied} occupied slots", self.count);
-        assert_eq!(tombstones, self.tombstones, "inv 8: tombstone counter");
-        assert_eq!(separate, self.separate_overflow, "inv 8: separately allocated overflow counter");
+        assert_eq!(total.occupied, self.count, "inv 1: count {} but {} occupied slots", self.count, total.occupied);
+        assert_eq!(total.tombstones, self.tombstones, "inv 8: tombstone counter");
+        assert_eq!(total.lone, self.overflow.lone, "inv 8: lone overflow bucket counter");
         if self.b < 16 {
-            assert_eq!(usize::from(self.noverflow), current_overflow.min(usize::from(u16::MAX)), "inv 8: noverflow");
+            let expected = total.overflow.min(usize::from(u16::MAX));
+            assert_eq!(usize::from(self.overflow.noverflow), expected, "inv 8: noverflow");
         }
         if self.buckets.is_unallocated() {
             assert_eq!(self.count, 0, "entries without buckets");
@@ -79,24 +84,22 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Checks one chain: key placement and tophash (inv 2), the `EMPTY_REST` suffix (inv 3),
-    /// no markers; returns its counts.
+    /// no markers (inv 4); returns its counts.
     fn check_chain(
-        &self,
-        head: *mut Bucket<K, V>,
-        array: &super::alloc::BucketArray<K, V>,
-        belongs: impl Fn(u64) -> bool,
+        array: ArrayView<K, V>,
+        head: BucketRef<K, V>,
         which: &str,
         index: usize,
         hasher: &impl Fn(&K) -> u64,
+        belongs: impl Fn(u64) -> bool,
     ) -> ChainCounts {
         let mut counts = ChainCounts::default();
         let mut in_rest = false;
         let mut last_before_rest = EMPTY_REST;
-        let mut b = head;
-        while !b.is_null() {
+        let mut b = Some(head);
+        while let Some(bucket) = b {
             for i in 0..BUCKET_CNT {
-                // SAFETY: `b` is a live bucket of a live chain.
-                let top = unsafe { (*b).tophash[i] };
+                let top = bucket.tophash(i);
                 if in_rest {
                     assert_eq!(top, EMPTY_REST, "inv 3: {which} chain {index}: slot after EMPTY_REST holds {top}");
                     continue;
@@ -114,7 +117,7 @@ impl<K, V> RawTable<K, V> {
                     t => {
                         counts.occupied += 1;
                         // SAFETY: an occupied slot holds a key.
-                        let hash = hasher(unsafe { &*Bucket::key_ptr(b, i) });
+                        let hash = hasher(unsafe { &*bucket.key_ptr(i) });
                         assert!(
                             belongs(hash),
                             "inv 2: {which} chain {index}: key with hash {hash:#x} in the wrong chain"
@@ -124,15 +127,13 @@ impl<K, V> RawTable<K, V> {
                 }
                 last_before_rest = top;
             }
-            // SAFETY: as above.
-            let next = unsafe { (*b).overflow };
-            if !next.is_null() {
+            b = array.next(bucket);
+            if let Some(next) = b {
                 counts.overflow += 1;
                 if !array.contains(next) {
-                    counts.separate += 1;
+                    counts.lone += 1;
                 }
             }
-            b = next;
         }
         if !in_rest {
             assert_ne!(last_before_rest, EMPTY_ONE, "inv 3: {which} chain {index} ends in EMPTY_ONE");

@@ -9,21 +9,22 @@
 use core::iter::FusedIterator;
 use core::marker::PhantomData;
 use core::mem;
-use core::ptr;
 
-use super::bucket::{BitMask, Bucket, EMPTY_ONE};
+use super::alloc::ArrayView;
+use super::bucket::{BitMask, BucketRef, EMPTY_ONE};
 use super::table::{InsertPos, RawTable, Slot};
 
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
 pub(crate) struct RawIter<K, V> {
-    old_base: *mut Bucket<K, V>,
+    old: ArrayView<K, V>,
     old_next: usize,
     old_end: usize,
-    new_base: *mut Bucket<K, V>,
+    new: ArrayView<K, V>,
     new_next: usize,
     new_end: usize,
-    bucket: *mut Bucket<K, V>,
+    /// The bucket being walked, and whether it belongs to the old array.
+    bucket: Option<(BucketRef<K, V>, bool)>,
     occupied: BitMask,
     remaining: usize,
 }
@@ -37,20 +38,18 @@ impl<K, V> Clone for RawIter<K, V> {
 impl<K, V> RawTable<K, V> {
     /// A walk over every live slot.
     pub(crate) fn raw_iter(&self) -> RawIter<K, V> {
-        let (old_base, old_next, old_end) = match &self.old {
-            Some(old) => (old.bucket(0), self.nevacuate, self.old_buckets()),
-            None => (ptr::null_mut(), 0, 0),
+        let (old, old_next, old_end) = match &self.old {
+            Some(old) => (old.view(), self.nevacuate, self.old_buckets()),
+            None => (ArrayView::EMPTY, 0, 0),
         };
-        let new_end = self.regular_buckets();
-        let new_base = if new_end == 0 { ptr::null_mut() } else { self.buckets.bucket(0) };
         RawIter {
-            old_base,
+            old,
             old_next,
             old_end,
-            new_base,
+            new: self.buckets.view(),
             new_next: 0,
-            new_end,
-            bucket: ptr::null_mut(),
+            new_end: self.regular_buckets(),
+            bucket: None,
             occupied: BitMask::EMPTY,
             remaining: self.count,
         }
@@ -61,13 +60,7 @@ impl<K, V> RawTable<K, V> {
         // Finishing the growth first leaves one array to walk and erase from; it is O(n)
         // work, the same order as the walk itself.
         self.finish_growth(hasher);
-        ExtractIf {
-            next_chain: 0,
-            head: ptr::null_mut(),
-            bucket: ptr::null_mut(),
-            occupied: BitMask::EMPTY,
-            table: self,
-        }
+        ExtractIf { next_chain: 0, chain: None, occupied: BitMask::EMPTY, table: self }
     }
 
     /// Entry for the key `eq` accepts: does the write work first, as an insert would.
@@ -93,29 +86,30 @@ impl<K, V> Iterator for RawIter<K, V> {
             return None;
         }
         loop {
-            if let Some(index) = self.occupied.next() {
+            if let (Some(index), Some((bucket, _))) = (self.occupied.next(), self.bucket) {
                 self.remaining -= 1;
-                return Some(Slot { bucket: self.bucket, index });
+                return Some(Slot { bucket, index });
             }
-            // SAFETY: `bucket` is null or a live bucket; the chain heads come from the
-            // bounds taken from the table, which the handle keeps alive and unchanged
-            // (apart from slots it empties itself).
-            unsafe {
-                let next = if self.bucket.is_null() { ptr::null_mut() } else { (*self.bucket).overflow };
-                self.bucket = if !next.is_null() {
-                    next
-                } else if self.old_next < self.old_end {
+            let next_in_chain = self.bucket.and_then(|(b, in_old)| {
+                let array = if in_old { self.old } else { self.new };
+                array.next(b).map(|next| (next, in_old))
+            });
+            self.bucket = next_in_chain.or_else(|| {
+                if self.old_next < self.old_end {
                     self.old_next += 1;
-                    self.old_base.add(self.old_next - 1)
+                    Some((self.old.bucket(self.old_next - 1), true))
                 } else if self.new_next < self.new_end {
                     self.new_next += 1;
-                    self.new_base.add(self.new_next - 1)
+                    Some((self.new.bucket(self.new_next - 1), false))
                 } else {
-                    debug_assert!(false, "walked past the end with {} entries left", self.remaining);
-                    return None;
-                };
-            }
-            self.occupied = Bucket::group(self.bucket).match_occupied();
+                    None
+                }
+            });
+            let Some((bucket, _)) = self.bucket else {
+                debug_assert!(false, "walked past the end with {} entries left", self.remaining);
+                return None;
+            };
+            self.occupied = bucket.group().match_occupied();
         }
     }
 
@@ -226,12 +220,10 @@ impl<K, V> Iterator for IntoIter<K, V> {
         // SAFETY: an occupied slot of the table we own; it is marked empty right after the
         // entry is moved out, so the table's drop never sees it again. The table is dying,
         // so a trailing tombstone does not matter.
-        unsafe {
-            let entry = (slot.key().read(), slot.value().read());
-            *ptr::addr_of_mut!((*slot.bucket).tophash).cast::<u8>().add(slot.index) = EMPTY_ONE;
-            self.table.count -= 1;
-            Some(entry)
-        }
+        let entry = unsafe { (slot.key().read(), slot.value().read()) };
+        slot.set_tophash(EMPTY_ONE);
+        self.table.count -= 1;
+        Some(entry)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -284,8 +276,8 @@ impl<K, V> Drop for Drain<'_, K, V> {
 pub(crate) struct ExtractIf<'a, K, V> {
     table: &'a mut RawTable<K, V>,
     next_chain: usize,
-    head: *mut Bucket<K, V>,
-    bucket: *mut Bucket<K, V>,
+    /// The head of the chain being walked, and the bucket of it being walked.
+    chain: Option<(BucketRef<K, V>, BucketRef<K, V>)>,
     occupied: BitMask,
 }
 
@@ -293,32 +285,30 @@ impl<K, V> ExtractIf<'_, K, V> {
     /// The next entry `pred` selects, removed; `None` once the walk is over.
     pub(crate) fn next(&mut self, pred: &mut impl FnMut(&K, &mut V) -> bool) -> Option<(K, V)> {
         loop {
-            // Not a `for` loop: the body borrows `self` to erase.
-            #[allow(clippy::while_let_on_iterator)]
-            while let Some(index) = self.occupied.next() {
-                let slot = Slot { bucket: self.bucket, index };
-                // SAFETY: the mask was read from this live bucket and only slots before the
-                // current one change when an entry is erased, so `slot` is occupied.
-                let selected = unsafe { pred(&*slot.key(), &mut *slot.value()) };
-                if selected {
-                    return Some(self.table.erase(self.head, slot));
+            if let Some((head, bucket)) = self.chain {
+                // Not a `for` loop: the body borrows `self` to erase.
+                #[allow(clippy::while_let_on_iterator)]
+                while let Some(index) = self.occupied.next() {
+                    let slot = Slot { bucket, index };
+                    // SAFETY: the mask was read from this live bucket and erasing only
+                    // changes the current slot and those before it, so `slot` is occupied.
+                    let selected = unsafe { pred(&*slot.key(), &mut *slot.value()) };
+                    if selected {
+                        return Some(self.table.erase(head, slot));
+                    }
                 }
             }
-            // SAFETY: `bucket` is null or a live bucket of the current array, and chain
-            // heads are taken below the number of regular buckets.
-            unsafe {
-                let next = if self.bucket.is_null() { ptr::null_mut() } else { (*self.bucket).overflow };
-                if !next.is_null() {
-                    self.bucket = next;
-                } else if self.table.len() > 0 && self.next_chain < self.table.regular_buckets() {
-                    self.head = self.table.buckets.bucket(self.next_chain);
-                    self.bucket = self.head;
+            let array = self.table.buckets.view();
+            self.chain = match self.chain.and_then(|(head, bucket)| array.next(bucket).map(|next| (head, next))) {
+                Some(next) => Some(next),
+                None if self.table.len() > 0 && self.next_chain < self.table.regular_buckets() => {
                     self.next_chain += 1;
-                } else {
-                    return None;
+                    let head = array.bucket(self.next_chain - 1);
+                    Some((head, head))
                 }
-            }
-            self.occupied = Bucket::group(self.bucket).match_occupied();
+                None => return None,
+            };
+            self.occupied = self.chain.map_or(BitMask::EMPTY, |(_, bucket)| bucket.group().match_occupied());
         }
     }
 
@@ -337,7 +327,7 @@ pub(crate) enum RawEntry<'a, K, V> {
 /// A live entry of an exclusively borrowed table.
 pub(crate) struct RawOccupied<'a, K, V> {
     table: &'a mut RawTable<K, V>,
-    first: *mut Bucket<K, V>,
+    first: BucketRef<K, V>,
     slot: Slot<K, V>,
 }
 
@@ -382,6 +372,28 @@ impl<'a, K, V> RawVacant<'a, K, V> {
         RawOccupied { first: table.chain_of(hash), slot, table }
     }
 }
+
+// SAFETY: the owning and draining handles own (or exclusively borrow) the table and hand
+// out owned entries; the pointers inside point into that table.
+unsafe impl<K: Send, V: Send> Send for IntoIter<K, V> {}
+// SAFETY: shared access only reads the remaining entries.
+unsafe impl<K: Sync, V: Sync> Sync for IntoIter<K, V> {}
+// SAFETY: as for `IntoIter`.
+unsafe impl<K: Send, V: Send> Send for Drain<'_, K, V> {}
+// SAFETY: as for `IntoIter`.
+unsafe impl<K: Sync, V: Sync> Sync for Drain<'_, K, V> {}
+// SAFETY: extraction holds the table exclusively and hands out owned entries and `&mut V`.
+unsafe impl<K: Send, V: Send> Send for ExtractIf<'_, K, V> {}
+// SAFETY: shared access to an `ExtractIf` reads nothing.
+unsafe impl<K: Sync, V: Sync> Sync for ExtractIf<'_, K, V> {}
+// SAFETY: entries hold the table exclusively, like `&mut RawTable`.
+unsafe impl<K: Send, V: Send> Send for RawOccupied<'_, K, V> {}
+// SAFETY: shared access reads the entry only.
+unsafe impl<K: Sync, V: Sync> Sync for RawOccupied<'_, K, V> {}
+// SAFETY: as for `RawOccupied`.
+unsafe impl<K: Send, V: Send> Send for RawVacant<'_, K, V> {}
+// SAFETY: as for `RawOccupied`.
+unsafe impl<K: Sync, V: Sync> Sync for RawVacant<'_, K, V> {}
 
 impl<K, V> FusedIterator for Iter<'_, K, V> {}
 impl<K, V> FusedIterator for IterMut<'_, K, V> {}

@@ -5,9 +5,11 @@
 //! This is Go 1.19's classic map (`runtime/map.go`), kept decision for decision, with Rust
 //! ownership where Go relies on its garbage collector.
 //!
-//! **Layout.** The table is an array of `2^b` buckets. A bucket ([`bucket::Bucket`]) holds
-//! eight slots: eight *tophash* bytes, then the eight keys, then the eight values, then a
-//! link to an overflow bucket. The low `b` bits of a key's hash select its bucket; the top
+//! **Layout.** The table is an array of `2^b` buckets. A bucket holds eight slots: eight
+//! *tophash* bytes (its control word), eight keys and eight values, and a link to an
+//! overflow bucket. Unlike Go, the control words of an array sit together in a dense region
+//! in front of the slot data ([`bucket`]), so a lookup that misses usually reads only
+//! cached control words. The low `b` bits of a key's hash select its bucket; the top
 //! byte, lifted out of the marker range 0..=4, is its tophash. A lookup matches its tophash
 //! against all eight bytes at once (one word, SWAR) and compares keys only on a match. A
 //! bucket and the overflow buckets linked behind it form a *chain*; slots are ordered
@@ -91,7 +93,7 @@ impl<K, V> RawTable<K, V> {
             len: self.count,
             b: self.b,
             buckets,
-            overflow_buckets: usize::from(self.noverflow),
+            overflow_buckets: usize::from(self.overflow.noverflow),
             growing: self.is_growing(),
             same_size_growth: self.same_size_grow,
             old_buckets: if self.is_growing() { self.old_buckets() } else { 0 },
@@ -100,7 +102,7 @@ impl<K, V> RawTable<K, V> {
             load_factor: self.count as f64 / buckets as f64,
             bytes: self.buckets.bytes()
                 + self.old.as_ref().map_or(0, |old| old.bytes())
-                + self.separate_overflow * core::mem::size_of::<bucket::Bucket<K, V>>(),
+                + self.overflow.lone * alloc::lone_bytes::<K, V>(),
         }
     }
 }

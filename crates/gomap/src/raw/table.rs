@@ -5,26 +5,29 @@
 
 use core::marker::PhantomData;
 use core::mem;
+use core::ops::Range;
 use core::ptr;
 
-use super::alloc::{alloc_bucket, BucketArray};
-use super::bucket::{tophash, Bucket, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
+use super::alloc::{alloc_lone, free_lone, lone_bytes, ArrayView, BucketArray};
+use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 use super::random_u64;
 
-/// Go's load factor 6.5, as the integer fraction 13/2 so that every check is exact.
-const LOAD_FACTOR_NUM: u128 = 13;
-const LOAD_FACTOR_DEN: u128 = 2;
+/// Go's load factor 6.5, as the integer fraction 13/2 so that every check is exact:
+/// `2^b` buckets hold `13 * 2^(b-1)` entries.
+const LOAD_FACTOR_NUM: usize = 13;
 
 /// Go's `overLoadFactor`: would `count` entries be too many for `2^b` buckets?
 ///
-/// A single bucket holds 8 entries (for `b = 0` the second clause is `count > 0`); from
-/// `b = 1` on the bound is `6.5 * 2^b`. Both comparisons are strict.
+/// A single bucket holds 8 entries; from `b = 1` on the bound is `6.5 * 2^b`, i.e.
+/// `13 * 2^(b-1)` (Go: `count > 8 && count > 13 * (2^b / 2)`). Both comparisons are strict.
+#[inline]
 pub(crate) fn over_load_factor(count: usize, b: u8) -> bool {
-    count > BUCKET_CNT && count as u128 > LOAD_FACTOR_NUM * ((1u128 << b) / LOAD_FACTOR_DEN)
+    count > capacity_for(b)
 }
 
 /// Go's `tooManyOverflowBuckets`: about as many overflow buckets as regular ones. The
 /// threshold stops at 2^15 because `noverflow` is a u16 (and only estimated from b = 16).
+#[inline]
 pub(crate) fn too_many_overflow_buckets(noverflow: u16, b: u8) -> bool {
     u32::from(noverflow) >= 1u32 << b.min(15)
 }
@@ -39,17 +42,19 @@ pub(crate) fn b_for_hint(hint: usize) -> u8 {
 }
 
 /// The most entries `2^b` buckets hold before an insert of a new key starts a growth.
+#[inline]
 pub(crate) fn capacity_for(b: u8) -> usize {
-    if b == 0 {
-        BUCKET_CNT
-    } else {
-        usize::try_from(LOAD_FACTOR_NUM << (b - 1)).unwrap_or(usize::MAX)
+    match b {
+        0 => BUCKET_CNT,
+        // `13 << (b - 1)` until it no longer fits.
+        1..=59 => LOAD_FACTOR_NUM << (b - 1),
+        _ => usize::MAX,
     }
 }
 
 /// A slot: a bucket and an index in it.
 pub(crate) struct Slot<K, V> {
-    pub(crate) bucket: *mut Bucket<K, V>,
+    pub(crate) bucket: BucketRef<K, V>,
     pub(crate) index: usize,
 }
 
@@ -64,26 +69,95 @@ impl<K, V> Copy for Slot<K, V> {}
 impl<K, V> Slot<K, V> {
     #[inline]
     pub(crate) fn key(self) -> *mut K {
-        Bucket::key_ptr(self.bucket, self.index)
+        self.bucket.key_ptr(self.index)
     }
 
     #[inline]
     pub(crate) fn value(self) -> *mut V {
-        Bucket::value_ptr(self.bucket, self.index)
+        self.bucket.value_ptr(self.index)
     }
 
     #[inline]
-    pub(super) fn tophash(self) -> *mut u8 {
-        // SAFETY: `bucket` is a live bucket and `index < 8`.
-        unsafe { ptr::addr_of_mut!((*self.bucket).tophash).cast::<u8>().add(self.index) }
+    pub(crate) fn tophash(self) -> u8 {
+        self.bucket.tophash(self.index)
+    }
+
+    #[inline]
+    pub(crate) fn set_tophash(self, top: u8) {
+        self.bucket.set_tophash(self.index, top)
     }
 }
 
 /// Where a new key goes: the first empty slot of its chain, or (if the chain is full) a new
-/// overflow bucket after `last`.
+/// overflow bucket after `last`. Both are `None` while the table is unallocated.
 pub(crate) struct InsertPos<K, V> {
     pub(super) empty: Option<Slot<K, V>>,
-    pub(super) last: *mut Bucket<K, V>,
+    pub(super) last: Option<BucketRef<K, V>>,
+}
+
+/// Go's overflow-bucket bookkeeping, kept apart from the arrays so that evacuation can
+/// attach buckets to the new array while it walks the old one.
+pub(crate) struct Overflow {
+    /// Overflow buckets attached since the growth started: exact below b = 16, estimated
+    /// above (Go's `noverflow`).
+    pub(super) noverflow: u16,
+    /// Lone overflow buckets (allocated once the pool was used up) still linked.
+    pub(super) lone: usize,
+    /// State of the generator behind the estimate.
+    rng: u64,
+}
+
+impl Overflow {
+    /// Links a new overflow bucket after `last`, the last bucket of a chain of `array`
+    /// (Go's `newoverflow`): from the array's preallocated pool while it lasts, then
+    /// allocated on its own.
+    pub(super) fn attach<K, V>(&mut self, array: &mut BucketArray<K, V>, last: BucketRef<K, V>) -> BucketRef<K, V> {
+        let bucket = match array.take_pool_bucket() {
+            Some(bucket) => bucket,
+            None => {
+                self.lone += 1;
+                alloc_lone()
+            }
+        };
+        self.count(array.b());
+        last.set_overflow(bucket.ctrl);
+        bucket
+    }
+
+    /// Go's `incrnoverflow`: exact below b = 16; above, counts with probability
+    /// 2^-(b-15), so that reaching 2^15 still means about 2^b overflow buckets.
+    fn count(&mut self, b: u8) {
+        if b < 16 {
+            self.noverflow = self.noverflow.saturating_add(1);
+        } else {
+            // xorshift64: only the low bits are used, and they are mixed well enough for a
+            // probabilistic counter.
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            let mask = (1u64 << (b - 15).min(63)) - 1;
+            if self.rng & mask == 0 {
+                self.noverflow = self.noverflow.saturating_add(1);
+            }
+        }
+    }
+
+    /// Frees the lone buckets linked from chains `chains` of `array`. Callers zero or free
+    /// the array right after, so the dangling links left behind are never followed.
+    pub(super) fn free_lone_in<K, V>(&mut self, array: ArrayView<K, V>, chains: Range<usize>) {
+        for i in chains {
+            let mut next = array.next(array.bucket(i));
+            while let Some(bucket) = next {
+                next = array.next(bucket);
+                if !array.contains(bucket) {
+                    // SAFETY: a lone bucket from `alloc_lone`, linked once; its own link was
+                    // read above, and nothing follows the link to it again.
+                    unsafe { free_lone(bucket) };
+                    self.lone -= 1;
+                }
+            }
+        }
+    }
 }
 
 /// The hash table proper: Go's `hmap`, with the hash function left to the caller.
@@ -94,9 +168,8 @@ pub(crate) struct RawTable<K, V> {
     pub(super) b: u8,
     /// The growth in progress keeps the bucket count (Go's `sameSizeGrow` flag).
     pub(super) same_size_grow: bool,
-    /// Overflow buckets attached since the growth started: exact below b = 16, estimated
-    /// above (Go's `noverflow`).
-    pub(super) noverflow: u16,
+    /// Go's `noverflow`, and the lone overflow buckets.
+    pub(super) overflow: Overflow,
     /// The per-map hash seed (Go's `hash0`), mixed into every hash by the safe layer;
     /// drawn anew whenever the map becomes empty.
     pub(super) seed: u64,
@@ -108,10 +181,6 @@ pub(crate) struct RawTable<K, V> {
     pub(super) nevacuate: usize,
     /// `EMPTY_ONE` slots in the current array and in unevacuated old chains.
     pub(super) tombstones: usize,
-    /// Overflow buckets allocated one by one (the pool was used up) and still linked.
-    pub(super) separate_overflow: usize,
-    /// State of the generator behind Go's probabilistic `noverflow`.
-    pub(super) rng: u64,
     pub(super) marker: PhantomData<(K, V)>,
 }
 
@@ -132,7 +201,7 @@ impl<K, V> RawTable<K, V> {
     pub(crate) fn with_capacity(hint: usize) -> Self {
         /// Go's `maxAlloc` on 64-bit Linux: larger hints are ignored.
         const MAX_ALLOC: u128 = 1 << 48;
-        let bucket_size = mem::size_of::<Bucket<K, V>>() as u128;
+        let bucket_size = lone_bytes::<K, V>() as u128;
         let hint = if hint as u128 * bucket_size > MAX_ALLOC.min(isize::MAX as u128) { 0 } else { hint };
         Self::with_b(b_for_hint(hint))
     }
@@ -142,14 +211,12 @@ impl<K, V> RawTable<K, V> {
             count: 0,
             b,
             same_size_grow: false,
-            noverflow: 0,
+            overflow: Overflow { noverflow: 0, lone: 0, rng: random_u64() | 1 },
             seed: random_u64(),
             buckets: if b == 0 { BucketArray::empty() } else { BucketArray::new(b) },
             old: None,
             nevacuate: 0,
             tombstones: 0,
-            separate_overflow: 0,
-            rng: random_u64() | 1,
             marker: PhantomData,
         }
     }
@@ -177,22 +244,27 @@ impl<K, V> RawTable<K, V> {
 
     /// The chain a lookup of `hash` searches: the old one while it is not yet evacuated.
     #[inline]
-    fn lookup_chain(&self, hash: u64) -> *mut Bucket<K, V> {
+    fn lookup_chain(&self, hash: u64) -> (ArrayView<K, V>, BucketRef<K, V>) {
         if let Some(old) = &self.old {
             let oi = hash as usize & (self.old_buckets() - 1);
             // Buckets below the mark are evacuated (and may be unmapped): no need to look.
-            if oi >= self.nevacuate && !Bucket::is_evacuated(old.bucket(oi)) {
-                return old.bucket(oi);
+            if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
+                return (old.view(), old.bucket(oi));
             }
         }
-        self.buckets.bucket(hash as usize & self.mask())
+        (self.buckets.view(), self.chain_of(hash))
     }
 
-    /// Searches one chain for the key with this `top` that `eq` accepts.
+    /// Searches one chain of `array` for the key with this `top` that `eq` accepts.
     #[inline]
-    fn find_in_chain(mut b: *mut Bucket<K, V>, top: u8, eq: &mut impl FnMut(&K) -> bool) -> Option<Slot<K, V>> {
+    fn find_in_chain(
+        array: ArrayView<K, V>,
+        mut b: BucketRef<K, V>,
+        top: u8,
+        eq: &mut impl FnMut(&K) -> bool,
+    ) -> Option<Slot<K, V>> {
         loop {
-            let group = Bucket::group(b);
+            let group = b.group();
             // An EMPTY_REST slot never matches (its tophash is 0), and everything after it
             // is EMPTY_REST too, so the candidates need no cut-off.
             for index in group.match_tophash(top) {
@@ -205,11 +277,7 @@ impl<K, V> RawTable<K, V> {
             if group.match_empty_rest().any() {
                 return None;
             }
-            // SAFETY: `b` is a live bucket of the chain.
-            b = unsafe { (*b).overflow };
-            if b.is_null() {
-                return None;
-            }
+            b = array.next(b)?;
         }
     }
 
@@ -219,7 +287,8 @@ impl<K, V> RawTable<K, V> {
         if self.count == 0 {
             return None;
         }
-        Self::find_in_chain(self.lookup_chain(hash), tophash(hash), &mut eq)
+        let (array, chain) = self.lookup_chain(hash);
+        Self::find_in_chain(array, chain, tophash(hash), &mut eq)
     }
 
     /// Shared access to a found entry.
@@ -253,13 +322,14 @@ impl<K, V> RawTable<K, V> {
     #[inline]
     pub(super) fn locate(&self, hash: u64, eq: &mut impl FnMut(&K) -> bool) -> Result<Slot<K, V>, InsertPos<K, V>> {
         if self.buckets.is_unallocated() {
-            return Err(InsertPos { empty: None, last: ptr::null_mut() });
+            return Err(InsertPos { empty: None, last: None });
         }
         let top = tophash(hash);
-        let mut b = self.buckets.bucket(hash as usize & self.mask());
+        let array = self.buckets.view();
+        let mut b = self.chain_of(hash);
         let mut empty = None;
         loop {
-            let group = Bucket::group(b);
+            let group = b.group();
             for index in group.match_tophash(top) {
                 let slot = Slot { bucket: b, index };
                 // SAFETY: tophash >= 5, so the slot holds a key.
@@ -270,12 +340,11 @@ impl<K, V> RawTable<K, V> {
             if empty.is_none() {
                 empty = group.match_empty().lowest().map(|index| Slot { bucket: b, index });
             }
-            // SAFETY: `b` is a live bucket.
-            let next = unsafe { (*b).overflow };
-            if group.match_empty_rest().any() || next.is_null() {
-                return Err(InsertPos { empty, last: b });
+            let next = if group.match_empty_rest().any() { None } else { array.next(b) };
+            match next {
+                Some(next) => b = next,
+                None => return Err(InsertPos { empty, last: Some(b) }),
             }
-            b = next;
         }
     }
 
@@ -291,49 +360,67 @@ impl<K, V> RawTable<K, V> {
         self.locate(hash, &mut eq)
     }
 
+    /// Whether inserting a new key must first start a growth (Go's trigger in `mapassign`:
+    /// not while one is in progress; a doubling over the load factor, else a same-size
+    /// growth when there are about as many overflow buckets as buckets).
+    #[inline]
+    fn growth_due(&self) -> bool {
+        self.old.is_none()
+            && (over_load_factor(self.count + 1, self.b) || too_many_overflow_buckets(self.overflow.noverflow, self.b))
+    }
+
     /// Inserts a key known to be absent at `pos` (from `find_for_write` with no change to
     /// the table since), first starting a growth if Go would.
+    #[inline]
     pub(crate) fn insert_absent(
         &mut self,
         hash: u64,
-        mut pos: InsertPos<K, V>,
+        pos: InsertPos<K, V>,
         key: K,
         value: V,
         hasher: &impl Fn(&K) -> u64,
     ) -> Slot<K, V> {
-        if self.buckets.is_unallocated() {
-            self.buckets = BucketArray::new(self.b);
-            pos = InsertPos {
-                empty: Some(Slot { bucket: self.buckets.bucket(hash as usize & self.mask()), index: 0 }),
-                last: ptr::null_mut(),
-            };
-        }
-        if self.old.is_none()
-            && (over_load_factor(self.count + 1, self.b) || too_many_overflow_buckets(self.noverflow, self.b))
-        {
-            self.hash_grow();
-            self.prepare_write(hash, hasher);
-            pos = match self.locate(hash, &mut |_| false) {
-                Ok(_) => unreachable!("a key that never compares equal was found"),
-                Err(pos) => pos,
-            };
-        }
         let slot = match pos.empty {
-            Some(slot) => slot,
-            None => Slot { bucket: self.new_overflow(pos.last), index: 0 },
+            Some(slot) if !self.growth_due() => slot,
+            // `pos` stays out of this call so that the fast path keeps it in registers.
+            _ => self.make_room(hash, hasher),
         };
+        if slot.tophash() == EMPTY_ONE {
+            self.tombstones -= 1;
+        }
         // SAFETY: `slot` is an empty slot of a live bucket of the current array; writing
         // the key and value and then its tophash makes it an occupied slot.
         unsafe {
-            if *slot.tophash() == EMPTY_ONE {
-                self.tombstones -= 1;
-            }
             slot.key().write(key);
             slot.value().write(value);
-            *slot.tophash() = tophash(hash);
         }
+        slot.set_tophash(tophash(hash));
         self.count += 1;
         slot
+    }
+
+    /// The slow part of an insert of an absent key: allocating the first array, starting a
+    /// growth (and doing its first work), or attaching an overflow bucket to a full chain.
+    /// Returns the empty slot to fill.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, hash: u64, hasher: &impl Fn(&K) -> u64) -> Slot<K, V> {
+        if self.buckets.is_unallocated() {
+            self.buckets = BucketArray::new(self.b);
+        }
+        if self.growth_due() {
+            self.hash_grow();
+            self.prepare_write(hash, hasher);
+        }
+        let pos = match self.locate(hash, &mut |_| false) {
+            Ok(_) => unreachable!("a key that never compares equal was found"),
+            Err(pos) => pos,
+        };
+        match (pos.empty, pos.last) {
+            (Some(slot), _) => slot,
+            (None, Some(last)) => Slot { bucket: self.overflow.attach(&mut self.buckets, last), index: 0 },
+            (None, None) => unreachable!("an allocated chain has a last bucket"),
+        }
     }
 
     /// `insert` with std's semantics: an existing key keeps its stored key and gets the new
@@ -368,99 +455,63 @@ impl<K, V> RawTable<K, V> {
             return None;
         }
         self.prepare_write(hash, hasher);
-        let first = self.buckets.bucket(hash as usize & self.mask());
-        let slot = Self::find_in_chain(first, tophash(hash), &mut eq)?;
+        let first = self.chain_of(hash);
+        let slot = Self::find_in_chain(self.buckets.view(), first, tophash(hash), &mut eq)?;
         Some(self.erase(first, slot))
     }
 
     /// The current chain that `hash` selects (after `prepare_write`).
-    pub(crate) fn chain_of(&self, hash: u64) -> *mut Bucket<K, V> {
+    #[inline]
+    pub(crate) fn chain_of(&self, hash: u64) -> BucketRef<K, V> {
         self.buckets.bucket(hash as usize & self.mask())
     }
 
     /// Removes the entry in `slot` of the current chain starting at `first`: the slot
     /// becomes a tombstone, and a tombstone run that now reaches the end of the chain turns
     /// into `EMPTY_REST`, walking back across bucket boundaries, so that searches stop early.
-    pub(crate) fn erase(&mut self, first: *mut Bucket<K, V>, slot: Slot<K, V>) -> (K, V) {
+    pub(crate) fn erase(&mut self, first: BucketRef<K, V>, slot: Slot<K, V>) -> (K, V) {
         // SAFETY: `slot` is an occupied slot of the chain that starts at `first`, in the
         // current array. Its key and value are read out exactly once and the slot is marked
-        // empty at once, so they are never dropped or read again through the table. Every
-        // bucket touched below is a live bucket of that chain.
-        unsafe {
-            let entry = (slot.key().read(), slot.value().read());
-            *slot.tophash() = EMPTY_ONE;
-            self.tombstones += 1;
-            let Slot { bucket: mut b, index: mut i } = slot;
-            let next_is_rest = if i == BUCKET_CNT - 1 {
-                let next = (*b).overflow;
-                next.is_null() || (*next).tophash[0] == EMPTY_REST
-            } else {
-                (*b).tophash[i + 1] == EMPTY_REST
-            };
-            if next_is_rest {
-                loop {
-                    (*b).tophash[i] = EMPTY_REST;
-                    self.tombstones -= 1;
-                    if i == 0 {
-                        if b == first {
-                            break;
-                        }
-                        let mut prev = first;
-                        while (*prev).overflow != b {
-                            prev = (*prev).overflow;
-                        }
-                        b = prev;
-                        i = BUCKET_CNT - 1;
-                    } else {
-                        i -= 1;
-                    }
-                    if (*b).tophash[i] != EMPTY_ONE {
+        // empty at once, so they are never dropped or read again through the table.
+        let entry = unsafe { (slot.key().read(), slot.value().read()) };
+        slot.set_tophash(EMPTY_ONE);
+        self.tombstones += 1;
+        let array = self.buckets.view();
+        let Slot { bucket: mut b, index: mut i } = slot;
+        let next_is_rest = if i == BUCKET_CNT - 1 {
+            array.next(b).is_none_or(|next| next.tophash(0) == EMPTY_REST)
+        } else {
+            b.tophash(i + 1) == EMPTY_REST
+        };
+        if next_is_rest {
+            loop {
+                b.set_tophash(i, EMPTY_REST);
+                self.tombstones -= 1;
+                if i == 0 {
+                    if b == first {
                         break;
                     }
+                    let mut prev = first;
+                    while let Some(next) = array.next(prev).filter(|&next| next != b) {
+                        prev = next;
+                    }
+                    b = prev;
+                    i = BUCKET_CNT - 1;
+                } else {
+                    i -= 1;
+                }
+                if b.tophash(i) != EMPTY_ONE {
+                    break;
                 }
             }
-            self.count -= 1;
-            if self.count == 0 {
-                // Nothing is stored, so nothing depends on the old seed (Go does the same
-                // to make collision attacks harder).
-                self.seed = random_u64();
-            }
-            entry
         }
-    }
-
-    /// Links a new overflow bucket after `last` (Go's `newoverflow`): from the array's
-    /// preallocated pool while it lasts, then allocated on its own.
-    pub(super) fn new_overflow(&mut self, last: *mut Bucket<K, V>) -> *mut Bucket<K, V> {
-        let bucket = match self.buckets.take_pool_bucket() {
-            Some(bucket) => bucket,
-            None => {
-                self.separate_overflow += 1;
-                alloc_bucket()
-            }
-        };
-        self.incr_noverflow();
-        // SAFETY: `last` is the last bucket of a live chain of the current array.
-        unsafe { (*last).overflow = bucket };
-        bucket
-    }
-
-    /// Go's `incrnoverflow`: exact below b = 16; above, counts with probability
-    /// 2^-(b-15), so that reaching 2^15 still means about 2^b overflow buckets.
-    fn incr_noverflow(&mut self) {
-        if self.b < 16 {
-            self.noverflow = self.noverflow.saturating_add(1);
-        } else {
-            // xorshift64: only the low bits are used, and they are well mixed enough for a
-            // probabilistic counter.
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 7;
-            self.rng ^= self.rng << 17;
-            let mask = (1u64 << (self.b - 15).min(63)) - 1;
-            if self.rng & mask == 0 {
-                self.noverflow = self.noverflow.saturating_add(1);
-            }
+        self.count -= 1;
+        if self.count == 0 {
+            // Nothing is stored, so nothing depends on the old seed (Go does the same to
+            // make collision attacks harder).
+            self.seed = random_u64();
         }
+        entry
     }
 
     /// Go's `mapclear`: drops every entry, abandons a growth in progress, keeps `b` and the
@@ -481,16 +532,16 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Makes the table empty without dropping entries (they were dropped or moved out):
-    /// frees separately allocated overflow buckets and the old array, re-zeroes the current
-    /// one, resets the counters and draws a new seed.
+    /// frees lone overflow buckets and the old array, re-zeroes the current one, resets the
+    /// counters and draws a new seed.
     pub(crate) fn reset_empty(&mut self) {
-        self.free_separate_overflow();
+        self.free_lone_overflow();
         self.old = None;
         self.buckets.zero();
         self.count = 0;
         self.same_size_grow = false;
         self.nevacuate = 0;
-        self.noverflow = 0;
+        self.overflow.noverflow = 0;
         self.tombstones = 0;
         self.seed = random_u64();
     }
@@ -510,33 +561,17 @@ impl<K, V> RawTable<K, V> {
         }
     }
 
-    /// Frees every separately allocated overflow bucket still linked, in the current array
-    /// and in unevacuated old chains (evacuation frees those of the chains it moves).
-    fn free_separate_overflow(&mut self) {
-        if self.separate_overflow == 0 {
+    /// Frees every lone overflow bucket still linked, in the current array and in
+    /// unevacuated old chains (evacuation frees those of the chains it moves).
+    fn free_lone_overflow(&mut self) {
+        if self.overflow.lone == 0 {
             return;
         }
-        let old_chains = self.old.as_ref().map_or(0..0, |_| self.nevacuate..self.old_buckets());
-        for (array, chains) in [(self.old.as_ref(), old_chains), (Some(&self.buckets), 0..self.regular_buckets())] {
-            let Some(array) = array else { continue };
-            for i in chains {
-                // SAFETY: walks live chains, reading each link before the bucket it is in
-                // may be freed. Callers zero or free the arrays right after, so the links
-                // left dangling are never followed.
-                unsafe {
-                    let mut b = (*array.bucket(i)).overflow;
-                    while !b.is_null() {
-                        let next = (*b).overflow;
-                        if !array.contains(b) {
-                            super::alloc::free_bucket(b);
-                            self.separate_overflow -= 1;
-                        }
-                        b = next;
-                    }
-                }
-            }
+        if let Some(old) = &self.old {
+            self.overflow.free_lone_in(old.view(), self.nevacuate..self.old_buckets());
         }
-        debug_assert_eq!(self.separate_overflow, 0);
+        self.overflow.free_lone_in(self.buckets.view(), 0..self.regular_buckets());
+        debug_assert_eq!(self.overflow.lone, 0);
     }
 
     /// Regular buckets in the current array (`2^b`), 0 while unallocated.
@@ -554,7 +589,7 @@ impl<K, V> Drop for RawTable<K, V> {
         struct FreeOnExit<'a, K, V>(&'a mut RawTable<K, V>);
         impl<K, V> Drop for FreeOnExit<'_, K, V> {
             fn drop(&mut self) {
-                self.0.free_separate_overflow();
+                self.0.free_lone_overflow();
             }
         }
         let guard = FreeOnExit(self);
