@@ -6,7 +6,7 @@ use core::ptr;
 
 use super::alloc::{free_lone, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, MIN_TOP_HASH};
-use super::table::{over_load_factor, RawTable, Slot};
+use super::table::{over_load_factor, RawTable};
 
 /// How far past already-evacuated buckets one advance of the mark may scan, so that every
 /// write stays O(1) (Go's limit; measured, it never binds: the largest jump seen is 15).
@@ -231,15 +231,7 @@ impl<K, V> RawTable<K, V> {
         let mut resized = RawTable::with_b(b);
         resized.seed = self.seed;
         for (from, hash) in self.raw_iter().zip(hashes) {
-            let pos = match resized.locate(hash, &mut |_| false) {
-                Ok(_) => unreachable!("a key that never compares equal was found"),
-                Err(pos) => pos,
-            };
-            let to = match (pos.empty, pos.last) {
-                (Some(slot), _) => slot,
-                (None, Some(last)) => Slot { bucket: resized.overflow.attach(&mut resized.buckets, last), index: 0 },
-                (None, None) => unreachable!("a resized table is allocated"),
-            };
+            let to = resized.insert_slot(hash);
             // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each
             // entry is moved bitwise once; the source table forgets all of them below.
             unsafe {

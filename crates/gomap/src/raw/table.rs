@@ -88,12 +88,9 @@ impl<K, V> Slot<K, V> {
     }
 }
 
-/// Where a new key goes: the first empty slot of its chain, or (if the chain is full) a new
-/// overflow bucket after `last`. Both are `None` while the table is unallocated.
-pub(crate) struct InsertPos<K, V> {
-    pub(super) empty: Option<Slot<K, V>>,
-    pub(super) last: Option<BucketRef<K, V>>,
-}
+/// Where a new key goes: the first empty slot of its chain, if the chain has one (else a
+/// new overflow bucket will be attached). Small, so that it stays in registers.
+pub(crate) type InsertPos<K, V> = Option<Slot<K, V>>;
 
 /// Go's overflow-bucket bookkeeping, kept apart from the arrays so that evacuation can
 /// attach buckets to the new array while it walks the old one.
@@ -322,7 +319,7 @@ impl<K, V> RawTable<K, V> {
     #[inline]
     pub(super) fn locate(&self, hash: u64, eq: &mut impl FnMut(&K) -> bool) -> Result<Slot<K, V>, InsertPos<K, V>> {
         if self.buckets.is_unallocated() {
-            return Err(InsertPos { empty: None, last: None });
+            return Err(None);
         }
         let top = tophash(hash);
         let array = self.buckets.view();
@@ -340,11 +337,30 @@ impl<K, V> RawTable<K, V> {
             if empty.is_none() {
                 empty = group.match_empty().lowest().map(|index| Slot { bucket: b, index });
             }
-            let next = if group.match_empty_rest().any() { None } else { array.next(b) };
-            match next {
-                Some(next) => b = next,
-                None => return Err(InsertPos { empty, last: Some(b) }),
+            if group.match_empty_rest().any() {
+                return Err(empty);
             }
+            b = match array.next(b) {
+                Some(next) => next,
+                None => return Err(empty),
+            };
+        }
+    }
+
+    /// The slot where a new key of `hash` goes in the current array: the first empty slot
+    /// of its chain, or slot 0 of a new overflow bucket attached to the chain's end.
+    pub(super) fn insert_slot(&mut self, hash: u64) -> Slot<K, V> {
+        let array = self.buckets.view();
+        let mut b = self.chain_of(hash);
+        loop {
+            let group = b.group();
+            if let Some(index) = group.match_empty().lowest() {
+                return Slot { bucket: b, index };
+            }
+            b = match array.next(b) {
+                Some(next) => next,
+                None => return Slot { bucket: self.overflow.attach(&mut self.buckets, b), index: 0 },
+            };
         }
     }
 
@@ -380,7 +396,7 @@ impl<K, V> RawTable<K, V> {
         value: V,
         hasher: &impl Fn(&K) -> u64,
     ) -> Slot<K, V> {
-        let slot = match pos.empty {
+        let slot = match pos {
             Some(slot) if !self.growth_due() => slot,
             // `pos` stays out of this call so that the fast path keeps it in registers.
             _ => self.make_room(hash, hasher),
@@ -412,15 +428,7 @@ impl<K, V> RawTable<K, V> {
             self.hash_grow();
             self.prepare_write(hash, hasher);
         }
-        let pos = match self.locate(hash, &mut |_| false) {
-            Ok(_) => unreachable!("a key that never compares equal was found"),
-            Err(pos) => pos,
-        };
-        match (pos.empty, pos.last) {
-            (Some(slot), _) => slot,
-            (None, Some(last)) => Slot { bucket: self.overflow.attach(&mut self.buckets, last), index: 0 },
-            (None, None) => unreachable!("an allocated chain has a last bucket"),
-        }
+        self.insert_slot(hash)
     }
 
     /// `insert` with std's semantics: an existing key keeps its stored key and gets the new
