@@ -1,0 +1,407 @@
+//! Throughput of `gomap::GoMap` against `std::collections::HashMap`,
+//! `hashbrown::HashMap` (all three with `foldhash::fast::RandomState`) and
+//! `griddle::HashMap` (also with foldhash), measured in the same run.
+//!
+//! Groups (N = 1e6 random `u64` keys from a fixed-seed splitmix64 stream, the
+//! same keys for every map; values are `u64`):
+//!
+//! * `insert_empty`    – insert N keys into a map made with `with_hasher`
+//! * `insert_presized` – insert N keys into a map made with `with_capacity_and_hasher(N)`
+//! * `get_hit`         – look up the N present keys (map built without a hint)
+//! * `get_miss`        – look up N absent keys
+//! * `remove`          – remove the N keys, in insertion order, from a map built
+//!   without a hint (the map is rebuilt outside the timed region)
+//! * `iterate`         – one full iteration over the N entries
+//!
+//! Criterion reports the time for one batch of N operations and, because every
+//! group sets `Throughput::Elements(N)`, the per-element rate.
+//!
+//! Run with `cargo bench -p gomap --bench throughput`. Set `GOMAP_BENCH_N` to
+//! change N (e.g. for a quick smoke run). Set `GOMAP_BENCH_CLOCK=cpu` to measure
+//! this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) instead of wall-clock time:
+//! on a shared machine whose other processes take the CPU away from the
+//! benchmark, wall-clock time counts their time slices too, CPU time does not.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput};
+
+type Hasher = foldhash::fast::RandomState;
+type Group<'a, T> = BenchmarkGroup<'a, T>;
+
+/// Criterion measurement: this thread's CPU time in nanoseconds.
+struct ThreadCpuTime {
+    /// Only for its formatter (values are nanoseconds, as WallTime's are).
+    wall: WallTime,
+}
+
+#[cfg(unix)]
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: `clock_gettime` only writes into the struct we pass.
+    unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        let rc = libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_ns() -> u64 {
+    panic!("GOMAP_BENCH_CLOCK=cpu needs a Unix CLOCK_THREAD_CPUTIME_ID")
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+/// splitmix64: a tiny, fixed-seed PRNG so every map sees the same keys.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// `n` distinct hit keys and `n` distinct miss keys (disjoint from the hits).
+fn make_keys(n: usize) -> (Vec<u64>, Vec<u64>) {
+    let mut rng = SplitMix64(0x5EED_5EED_601A_3A75);
+    let mut seen = hashbrown::HashSet::with_capacity(2 * n);
+    let mut draw = |out: &mut Vec<u64>| {
+        while out.len() < n {
+            let k = rng.next_u64();
+            if seen.insert(k) {
+                out.push(k);
+            }
+        }
+    };
+    let mut hits = Vec::with_capacity(n);
+    draw(&mut hits);
+    let mut misses = Vec::with_capacity(n);
+    draw(&mut misses);
+    (hits, misses)
+}
+
+fn bench_n() -> usize {
+    std::env::var("GOMAP_BENCH_N")
+        .ok()
+        .map(|s| s.replace('_', "").parse::<f64>().expect("GOMAP_BENCH_N must be a number"))
+        .map_or(1_000_000, |n| n as usize)
+}
+
+/// The operations every map under test offers, so each group runs the same
+/// code for each map.
+trait BenchMap: Sized {
+    const NAME: &'static str;
+    fn empty() -> Self;
+    fn presized(n: usize) -> Self;
+    fn put(&mut self, k: u64, v: u64);
+    fn lookup(&self, k: &u64) -> Option<&u64>;
+    fn take(&mut self, k: &u64) -> Option<u64>;
+    fn sum_iter(&self) -> u64;
+}
+
+macro_rules! impl_bench_map {
+    ($ty:ty, $name:expr) => {
+        impl BenchMap for $ty {
+            const NAME: &'static str = $name;
+            #[inline]
+            fn empty() -> Self {
+                <$ty>::with_hasher(Hasher::default())
+            }
+            #[inline]
+            fn presized(n: usize) -> Self {
+                <$ty>::with_capacity_and_hasher(n, Hasher::default())
+            }
+            #[inline]
+            fn put(&mut self, k: u64, v: u64) {
+                self.insert(k, v);
+            }
+            #[inline]
+            fn lookup(&self, k: &u64) -> Option<&u64> {
+                self.get(k)
+            }
+            #[inline]
+            fn take(&mut self, k: &u64) -> Option<u64> {
+                self.remove(k)
+            }
+            #[inline]
+            fn sum_iter(&self) -> u64 {
+                let mut acc = 0u64;
+                for (k, v) in self.iter() {
+                    acc = acc.wrapping_add(*k ^ *v);
+                }
+                acc
+            }
+        }
+    };
+}
+
+type GoM = gomap::GoMap<u64, u64, Hasher>;
+type StdM = std::collections::HashMap<u64, u64, Hasher>;
+type HbM = hashbrown::HashMap<u64, u64, Hasher>;
+type GrM = griddle::HashMap<u64, u64, Hasher>;
+
+impl_bench_map!(GoM, "gomap");
+impl_bench_map!(StdM, "std");
+impl_bench_map!(HbM, "hashbrown");
+impl_bench_map!(GrM, "griddle");
+
+fn build<M: BenchMap>(keys: &[u64]) -> M {
+    let mut m = M::empty();
+    for &k in keys {
+        m.put(k, k);
+    }
+    m
+}
+
+fn configure<'a, T: Measurement>(c: &'a mut Criterion<T>, name: &str, n: usize) -> Group<'a, T> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Elements(n as u64));
+    g
+}
+
+fn insert_empty<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    g.bench_function(M::NAME, |b| {
+        b.iter_batched(
+            M::empty,
+            |mut m| {
+                for &k in keys {
+                    m.put(k, k);
+                }
+                m
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+fn insert_presized<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    let n = keys.len();
+    g.bench_function(M::NAME, |b| {
+        b.iter_batched(
+            || M::presized(n),
+            |mut m| {
+                for &k in keys {
+                    m.put(k, k);
+                }
+                m
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+fn lookups<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64], probes: &[u64], expect_hit: bool) {
+    // Built on first use, so that a filtered-out benchmark builds nothing.
+    let mut map: Option<M> = None;
+    g.bench_function(M::NAME, |b| {
+        let m = map.get_or_insert_with(|| {
+            let m: M = build(keys);
+            // Sanity: hits are all present, misses all absent.
+            let found = probes.iter().filter(|k| m.lookup(k).is_some()).count();
+            assert_eq!(found, if expect_hit { probes.len() } else { 0 }, "{}", M::NAME);
+            m
+        });
+        b.iter(|| {
+            let mut acc = 0u64;
+            for k in probes {
+                if let Some(v) = m.lookup(black_box(k)) {
+                    acc = acc.wrapping_add(*v);
+                }
+            }
+            acc
+        })
+    });
+}
+
+fn remove<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    g.bench_function(M::NAME, |b| {
+        b.iter_batched(
+            || build::<M>(keys),
+            |mut m| {
+                let mut acc = 0u64;
+                for k in keys {
+                    if let Some(v) = m.take(black_box(k)) {
+                        acc = acc.wrapping_add(v);
+                    }
+                }
+                (m, acc)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+fn iterate<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    let mut map: Option<M> = None;
+    g.bench_function(M::NAME, |b| {
+        let m = map.get_or_insert_with(|| build(keys));
+        b.iter(|| m.sum_iter())
+    });
+}
+
+macro_rules! for_each_map {
+    ($f:ident, $g:expr $(, $arg:expr)*) => {
+        $f::<GoM, _>($g $(, $arg)*);
+        $f::<StdM, _>($g $(, $arg)*);
+        $f::<HbM, _>($g $(, $arg)*);
+        $f::<GrM, _>($g $(, $arg)*);
+    };
+}
+
+fn benches<T: Measurement>(c: &mut Criterion<T>) {
+    let n = bench_n();
+    let (keys, misses) = make_keys(n);
+
+    let mut g = configure(c, "insert_empty", n);
+    for_each_map!(insert_empty, &mut g, &keys);
+    g.finish();
+
+    let mut g = configure(c, "insert_presized", n);
+    for_each_map!(insert_presized, &mut g, &keys);
+    g.finish();
+
+    let mut g = configure(c, "get_hit", n);
+    for_each_map!(lookups, &mut g, &keys, &keys, true);
+    g.finish();
+
+    let mut g = configure(c, "get_miss", n);
+    for_each_map!(lookups, &mut g, &keys, &misses, false);
+    g.finish();
+
+    let mut g = configure(c, "remove", n);
+    for_each_map!(remove, &mut g, &keys);
+    g.finish();
+
+    let mut g = configure(c, "iterate", n);
+    for_each_map!(iterate, &mut g, &keys);
+    g.finish();
+}
+
+const GROUPS: [&str; 6] = ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate"];
+const MAPS: [&str; 4] = ["gomap", "std", "hashbrown", "griddle"];
+
+/// Where criterion keeps its results, found the way criterion 0.5 does it
+/// (`CRITERION_HOME`, `CARGO_TARGET_DIR`), else the nearest `target/criterion`
+/// above the working directory (cargo runs benches in the package directory).
+fn criterion_dir() -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os("CRITERION_HOME") {
+        return Some(PathBuf::from(h));
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(t).join("criterion"));
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|a| a.join("target").join("criterion")).find(|p| p.is_dir())
+}
+
+/// Mean time per iteration (ns) and its 95 % confidence interval, from a
+/// result written by this process (older files are ignored).
+fn read_estimate(dir: &Path, group: &str, map: &str, since: SystemTime) -> Option<(f64, f64, f64)> {
+    let file = dir.join(group).join(map).join("new").join("estimates.json");
+    if std::fs::metadata(&file).ok()?.modified().ok()? < since {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+    let mean = &v["mean"];
+    Some((
+        mean["point_estimate"].as_f64()?,
+        mean["confidence_interval"]["lower_bound"].as_f64()?,
+        mean["confidence_interval"]["upper_bound"].as_f64()?,
+    ))
+}
+
+/// Prints a markdown table of ns per element (criterion's mean) with the
+/// gomap/hashbrown and gomap/griddle ratios.
+fn print_summary(n: usize, since: SystemTime, clock: &str) {
+    let Some(dir) = criterion_dir() else {
+        println!("(summary: criterion output directory not found)");
+        return;
+    };
+    let per = |t: f64| t / n as f64;
+    println!();
+    println!("### Throughput, N = {n} random u64 keys, foldhash for every map: ns per element, {clock} (criterion mean [95% CI])");
+    println!();
+    println!("| operation | gomap | std | hashbrown | griddle | gomap / hashbrown | gomap / griddle |");
+    println!("|---|---|---|---|---|---|---|");
+    for group in GROUPS {
+        let est: Vec<_> = MAPS.iter().map(|m| read_estimate(&dir, group, m, since)).collect();
+        if est.iter().all(Option::is_none) {
+            continue;
+        }
+        let cell = |e: &Option<(f64, f64, f64)>| match e {
+            Some((m, lo, hi)) => format!("{:.1} [{:.1}, {:.1}]", per(*m), per(*lo), per(*hi)),
+            None => "-".into(),
+        };
+        let ratio = |a: &Option<(f64, f64, f64)>, b: &Option<(f64, f64, f64)>| match (a, b) {
+            (Some((x, ..)), Some((y, ..))) => format!("{:.2}x", x / y),
+            _ => "-".into(),
+        };
+        println!(
+            "| {group} | {} | {} | {} | {} | {} | {} |",
+            cell(&est[0]),
+            cell(&est[1]),
+            cell(&est[2]),
+            cell(&est[3]),
+            ratio(&est[0], &est[2]),
+            ratio(&est[0], &est[3]),
+        );
+    }
+    println!();
+    println!("(results read from {})", dir.display());
+}
+
+fn main() {
+    let since = SystemTime::now();
+    let cpu = match std::env::var("GOMAP_BENCH_CLOCK").as_deref() {
+        Ok("cpu") => true,
+        Ok("wall") | Err(_) => false,
+        Ok(other) => panic!("GOMAP_BENCH_CLOCK must be `wall` or `cpu`, not {other:?}"),
+    };
+    if cpu {
+        let mut c = Criterion::default().with_measurement(ThreadCpuTime { wall: WallTime }).configure_from_args();
+        benches(&mut c);
+        c.final_summary();
+        print_summary(bench_n(), since, "thread CPU time");
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        benches(&mut c);
+        c.final_summary();
+        print_summary(bench_n(), since, "wall-clock time");
+    }
+}
