@@ -1,0 +1,3 @@
+module gomap/tools/goref
+
+go 1.19
