@@ -4,13 +4,16 @@
 //! each subcommand lives in its own module.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod churn;
 mod growth;
 mod tour;
+mod trace;
 
 /// Largest `--keys` / `--live` accepted: a map of about 4 GiB (6 GiB while it doubles).
 const MAX_LIVE_KEYS: u64 = 100_000_000;
@@ -31,6 +34,7 @@ const MAX_LIVE_KEYS: u64 = 100_000_000;
         gomap tour                         grow 0 -> 1,000,000 keys, one line per doubling\n  \
         gomap tour --keys 20000 --check    smaller, checking the map's invariants as it goes\n  \
         gomap churn                        same-size growths under FIFO delete+insert churn\n  \
+        gomap trace                        write a Chrome/Perfetto trace of a workload's growths\n  \
         gomap help tour                    all options of a subcommand"
 )]
 struct Cli {
@@ -65,6 +69,33 @@ enum Command {
             the same 2^B buckets. In Go 1.19 (6144 keys, B = 10) that happens every \
             ~60,000-75,000 pairs and each growth takes ~710 writes (~0.69 * 2^B).")]
     Churn(ChurnArgs),
+
+    /// Run a workload and write a Chrome trace (Perfetto) of its growths and op latencies
+    #[command(
+        long_about = "Run a workload on a map and write a Chrome trace-event file of it (open it in \
+            https://ui.perfetto.dev or chrome://tracing), with a GODEBUG-style line per growth on stderr.\n\n\
+            The workload: --ops operations (insert, get or remove, drawn by the --mix weights) on keys \
+            drawn from 0..--keys by --dist, split over --threads worker threads. With the defaults a \
+            GoMap grows to about 80,000 keys, and gets and removes find keys inserted before them. The map is a GoMap, or \
+            one of gomap::sync's maps (--map); only those can be shared by several threads.\n\n\
+            Growths are learnt from the map's own tracing events (gomap's `tracing` feature): the trace \
+            shows each growth as a span (B/E) on a track of its map, from the insert that started it \
+            to the write that finished it, with instants on the worker that started or finished it. \
+            Every operation is timed: the trace gets per-operation slices (X) for every operation up to \
+            --max-op-events, else a regular sample of half that many plus the slowest operations for the \
+            other half, and counter tracks (C) of the map's len (for a GoMap also B, load factor and \
+            bytes) and of per-window latency. Latency percentiles per operation go in the summary and \
+            in the trace's otherData.\n\n\
+            Each growth line on stderr reads: growth N @start map M: B old->new trigger, entries and \
+            bytes at its start: writes it took, old buckets evacuated (those moved by finish_growth or \
+            evacuate_step, Go has none, in parentheses), entries moved, wall time.",
+        after_help = "Examples:\n  \
+            gomap trace --keys 1e6                                grow a GoMap to ~800,000 keys\n  \
+            gomap trace --map sharded --threads 4 --dist zipf     a ShardedMap under skewed keys\n  \
+            gomap trace --mix 50:0:50 --ops 2e6 --keys 1e5        churn: same-size growths\n  \
+            gomap trace --out - --quiet | jq '.otherData'         the trace on stdout"
+    )]
+    Trace(TraceArgs),
 }
 
 /// Options shared by all subcommands.
@@ -126,6 +157,184 @@ pub struct ChurnArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Keys are drawn from 0..N (accepts 20000, 1_000_000, 1e6)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "100000",
+        value_parser = parse_live_keys,
+        allow_negative_numbers = true
+    )]
+    pub keys: u64,
+
+    /// Operations in all, over all threads [default: the --keys value]
+    #[arg(long, value_name = "N", value_parser = parse_ops, allow_negative_numbers = true)]
+    pub ops: Option<u64>,
+
+    /// How operations pick their key
+    #[arg(long, value_name = "DIST", value_enum, default_value_t = Dist::Sequential)]
+    pub dist: Dist,
+
+    /// Exponent s of --dist zipf: key k (k = 0, 1, ...) is drawn with probability
+    /// proportional to 1/(k+1)^s [default: 1]
+    #[arg(long, value_name = "S", value_parser = parse_exponent, allow_negative_numbers = true)]
+    pub zipf_exponent: Option<f64>,
+
+    /// Operation mix: insert:get:remove weights (e.g. 80:15:5, or 1:0:1)
+    #[arg(long, value_name = "I:G:R", default_value = "80:15:5", value_parser = parse_mix)]
+    pub mix: Mix,
+
+    /// The map to drive
+    #[arg(long = "map", value_name = "MAP", value_enum, default_value_t = MapKind::Gomap)]
+    pub map: MapKind,
+
+    /// Worker threads sharing the map (--map sync-map, sharded, cow or checked)
+    #[arg(long, value_name = "T", default_value = "1", value_parser = parse_threads, allow_negative_numbers = true)]
+    pub threads: usize,
+
+    /// Trace file to write ("-": standard output, the summary then goes to stderr)
+    #[arg(long, short, value_name = "FILE", default_value = "gomap-trace.json")]
+    pub out: PathBuf,
+
+    /// Most per-operation slices in the trace (0: none, latency counters and percentiles only)
+    #[arg(long, value_name = "N", default_value = "50000", value_parser = parse_event_cap)]
+    pub max_op_events: u64,
+
+    /// Seed of the workload's random numbers (the map's hash seed is random regardless)
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Don't draw the progress bar (drawn on runs of 250,000 operations or more, when stderr
+    /// is a terminal)
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl TraceArgs {
+    /// Checks that need several arguments at once.
+    fn validate(&self) -> Result<(), String> {
+        if self.threads > 1 && self.map == MapKind::Gomap {
+            return Err(format!(
+                "--threads {} needs a map that threads can share: --map sharded, sync-map, cow or checked \
+                 (a GoMap needs &mut to write)",
+                self.threads
+            ));
+        }
+        if self.zipf_exponent.is_some() && self.dist != Dist::Zipf {
+            return Err("--zipf-exponent only applies to --dist zipf".to_string());
+        }
+        let ops = self.ops.unwrap_or(self.keys);
+        if (ops as u128) < self.threads as u128 {
+            return Err(format!("--ops {ops} is fewer than --threads {}: give every thread work", self.threads));
+        }
+        Ok(())
+    }
+}
+
+/// How `gomap trace` picks each operation's key from 0..keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dist {
+    /// Inserts take keys in order (0, 1, 2, ..., wrapping at --keys; thread t starts at
+    /// t*ops/threads); gets and removes pick uniformly among the keys the thread inserted
+    Sequential,
+    /// Uniformly random keys
+    Uniform,
+    /// Zipf-distributed keys: a few hot keys, a long tail (see --zipf-exponent)
+    Zipf,
+}
+
+/// The map `gomap trace` drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapKind {
+    /// gomap::GoMap, on one thread
+    Gomap,
+    /// gomap::sync::SyncMap (Go's sync.Map)
+    SyncMap,
+    /// gomap::sync::ShardedMap (read-write-locked GoMap shards)
+    Sharded,
+    /// gomap::sync::CowMap (copy on write: every write copies the map)
+    Cow,
+    /// gomap::sync::CheckedMap (panics on concurrent use, as Go's runtime does)
+    Checked,
+}
+
+/// insert:get:remove weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mix {
+    pub insert: u32,
+    pub get: u32,
+    pub remove: u32,
+}
+
+/// Parses `I:G:R`, three whole-number weights, not all zero.
+fn parse_mix(s: &str) -> Result<Mix, String> {
+    let parts: Vec<&str> = s.split(':').map(str::trim).collect();
+    let bad = || format!("'{s}' is not insert:get:remove weights (examples: 80:15:5, 1:0:1)");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let mut w = [0u32; 3];
+    for (slot, part) in w.iter_mut().zip(&parts) {
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        *slot = part.parse().map_err(|_| format!("'{part}' is too large a weight"))?;
+    }
+    if w.iter().map(|&x| u64::from(x)).sum::<u64>() == 0 {
+        return Err("at least one of the insert:get:remove weights must be positive".to_string());
+    }
+    Ok(Mix { insert: w[0], get: w[1], remove: w[2] })
+}
+
+/// Parses the Zipf exponent: a finite number above 0.
+fn parse_exponent(s: &str) -> Result<f64, String> {
+    let x: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number (example: 1.1)"))?;
+    if !(x.is_finite() && x > 0.0 && x <= 100.0) {
+        return Err(format!("the exponent must be above 0 and at most 100, not {s}"));
+    }
+    Ok(x)
+}
+
+/// Largest `--ops` accepted.
+const MAX_OPS: u64 = 10_000_000_000;
+
+fn parse_ops(s: &str) -> Result<u64, String> {
+    let n = parse_count(s)?;
+    if n > MAX_OPS {
+        return Err(format!(
+            "{} operations is more than the limit of {}",
+            growth::thousands(n),
+            growth::thousands(MAX_OPS)
+        ));
+    }
+    Ok(n)
+}
+
+/// Largest `--threads` accepted.
+const MAX_THREADS: u64 = 1024;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n = parse_count(s)?;
+    if n > MAX_THREADS {
+        return Err(format!("{n} threads is more than the limit of {MAX_THREADS}"));
+    }
+    Ok(n as usize)
+}
+
+/// `--max-op-events`: 0 allowed, at most 10 million (about 1 GB of JSON).
+fn parse_event_cap(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    let n = parse_count(s)?;
+    if n > 10_000_000 {
+        return Err(format!("{} slices is more than the limit of 10,000,000", growth::thousands(n)));
+    }
+    Ok(n)
 }
 
 /// The key stream. Both orders produce distinct keys, so insert #i makes len == i.
@@ -206,6 +415,15 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Tour(args) => tour::run(args),
         Command::Churn(args) => churn::run(args),
+        Command::Trace(args) => {
+            if let Err(message) = args.validate() {
+                let mut cli = Cli::command();
+                cli.build();
+                let trace = cli.find_subcommand_mut("trace").expect("the trace subcommand");
+                trace.error(ErrorKind::ArgumentConflict, message).exit();
+            }
+            trace::run(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -249,6 +467,36 @@ mod tests {
         assert!(parse_count("99999999999999999999").is_err());
         assert!(parse_count("1e30").is_err());
         assert!(parse_live_keys("1e9").is_err());
+    }
+
+    #[test]
+    fn parse_mix_accepts_weights_and_rejects_the_rest() {
+        assert_eq!(parse_mix("80:15:5"), Ok(Mix { insert: 80, get: 15, remove: 5 }));
+        assert_eq!(parse_mix("1:0:1"), Ok(Mix { insert: 1, get: 0, remove: 1 }));
+        assert!(parse_mix("0:0:0").unwrap_err().contains("positive"));
+        for bad in ["", "1:2", "1:2:3:4", "a:b:c", "-1:2:3", "1.5:1:1", "1::1", "99999999999:1:1"] {
+            assert!(parse_mix(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn trace_argument_combinations_are_checked() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["gomap", "trace"].iter().chain(args)).expect("parses");
+            match cli.command {
+                Command::Trace(trace) => trace.validate(),
+                _ => unreachable!(),
+            }
+        };
+        assert!(parse(&[]).is_ok());
+        assert!(parse(&["--map", "sharded", "--threads", "4"]).is_ok());
+        assert!(parse(&["--threads", "2"]).unwrap_err().contains("--map sharded"));
+        assert!(parse(&["--zipf-exponent", "1.2"]).unwrap_err().contains("--dist zipf"));
+        assert!(parse(&["--dist", "zipf", "--zipf-exponent", "1.2"]).is_ok());
+        assert!(parse(&["--map", "cow", "--threads", "8", "--ops", "4"]).unwrap_err().contains("fewer"));
+        assert!(parse_exponent("0").is_err() && parse_exponent("nan").is_err() && parse_exponent("x").is_err());
+        assert_eq!(parse_event_cap("0"), Ok(0));
+        assert!(parse_threads("2000").is_err());
     }
 
     #[test]

@@ -89,9 +89,36 @@
 //! * Large old bucket arrays are released piece by piece as the evacuation advances, so
 //!   the end of a growth does not pay for freeing the whole array.
 //!
+//! # Sharing a map between threads
+//!
+//! [`sync`] holds Go's ways of sharing a map, built on `GoMap`: [`sync::ShardedMap`]
+//! (read-write-locked shards, the default choice), [`sync::SyncMap`] (Go's `sync.Map`),
+//! [`sync::CowMap`] (copy-on-write snapshots) and [`sync::CheckedMap`] (Go's
+//! `concurrent map writes` detector, for finding unintended sharing in ported code). Its
+//! documentation says which to pick.
+//!
 //! # Features
 //!
 //! * `serde`: `Serialize` and `Deserialize` for `GoMap`.
+//! * `tracing`: [tracing](https://docs.rs/tracing) events, target `gomap`, when a growth
+//!   starts (INFO `growth_started`: trigger, old and new B, len, bytes), for every old
+//!   bucket evacuated (DEBUG `bucket_evacuated`), when a growth finishes (INFO
+//!   `growth_finished`: writes it took, wall time, entries moved) or is abandoned (INFO
+//!   `growth_abandoned`: by `clear`, `drain`, `reserve`, or dropping the map mid-growth),
+//!   and for every overflow bucket attached (DEBUG `overflow_allocated`). Each carries
+//!   `map`, a process-unique number of the map, and `growth`, the map's growth number.
+//!   `gomap trace` (the CLI) turns them into a Chrome trace. Without the feature none of
+//!   this is compiled;
+//!   with it and no subscriber interested, an event costs one relaxed atomic load, and
+//!   only on growth paths: lookups and writes outside a growth are unchanged.
+//! * `metrics`: `GoMap::publish_metrics` and `MapStats::publish_metrics` set gauges
+//!   (len, B, buckets, load factor, bytes, ...) and counters (the [`GrowthCounters`]) in
+//!   the [metrics](https://docs.rs/metrics) facade; `describe_metrics()` describes them.
+//!   `examples/prometheus.rs` serves them in Prometheus format.
+//!
+//! Without any feature, [`MapStats::growth`] counts growths started, finished and
+//! abandoned, buckets evacuated (by writes or on request), entries moved and overflow
+//! buckets allocated: plain integer increments on growth paths only.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -99,15 +126,20 @@
 mod entry;
 mod iter;
 mod map;
+#[cfg(feature = "metrics")]
+mod publish;
 mod raw;
 #[cfg(feature = "serde")]
 mod serde;
 mod stats;
+pub mod sync;
 
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
 pub use iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
 pub use map::{DefaultHashBuilder, GoMap};
-pub use stats::MapStats;
+#[cfg(feature = "metrics")]
+pub use publish::describe_metrics;
+pub use stats::{GrowthCounters, MapStats};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -674,3 +674,74 @@ impl<K, V, S> IntoIterator for GoMap<K, V, S> {
         IntoIter::new(raw::IntoIter::new(self.table))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Crate-internal access for `gomap::sync::ShardedMap` (added by the sync module; the rest of
+// this file does not depend on it).
+//
+// A shard is a `GoMap<K, V, ()>`: it has no hasher of its own. The sharded map hashes each key
+// once with its own `BuildHasher`, picks the shard from some bits of that hash and passes the
+// same hash here for the bucket and tophash. `hasher` must compute that same function: the
+// table calls it to re-hash keys when it evacuates them during a growth. The map's own seed
+// (`hash0`) is not used, so these maps must only ever be accessed through these methods (and
+// the hash-free ones: len, iter, clear), never through `insert`/`get`, which need `S:
+// BuildHasher` and so cannot be called on them anyway.
+// ---------------------------------------------------------------------------------------------
+impl<K: Eq, V> GoMap<K, V, ()> {
+    /// [`GoMap::get`] with the hash computed by the caller.
+    #[inline]
+    pub(crate) fn get_prehashed<Q>(&self, hash: u64, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.table.get(hash, equivalent(key)).map(|(_, v)| v)
+    }
+
+    /// [`GoMap::get_mut`] with the hash computed by the caller.
+    #[inline]
+    pub(crate) fn get_mut_prehashed<Q>(&mut self, hash: u64, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.table.get_mut(hash, equivalent(key)).map(|(_, v)| v)
+    }
+
+    /// [`GoMap::insert`] with the hash computed by the caller.
+    #[inline]
+    pub(crate) fn insert_prehashed(&mut self, hash: u64, key: K, value: V, hasher: &impl Fn(&K) -> u64) -> Option<V> {
+        self.table.insert(hash, key, value, |new, stored| new == stored, hasher)
+    }
+
+    /// [`GoMap::remove`] with the hash computed by the caller.
+    #[inline]
+    pub(crate) fn remove_prehashed<Q>(&mut self, hash: u64, key: &Q, hasher: &impl Fn(&K) -> u64) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.table.remove(hash, equivalent(key), hasher).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, inserting `default()` first if the key is absent (one lookup, the
+    /// write work of an insert); the flag tells whether it was inserted.
+    #[inline]
+    pub(crate) fn get_or_insert_with_prehashed(
+        &mut self,
+        hash: u64,
+        key: K,
+        default: impl FnOnce() -> V,
+        hasher: &impl Fn(&K) -> u64,
+    ) -> (&mut V, bool) {
+        match self.table.entry(hash, equivalent(&key), hasher) {
+            RawEntry::Occupied(raw) => (raw.into_mut(), false),
+            RawEntry::Vacant(raw) => (raw.insert(key, default(), hasher).into_mut(), true),
+        }
+    }
+
+    /// [`GoMap::retain`] for a map whose hashes are computed by the caller.
+    pub(crate) fn retain_prehashed(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool, hasher: &impl Fn(&K) -> u64) {
+        ExtractIf::new(self.table.extract_if(hasher), |k: &K, v: &mut V| !keep(k, v)).for_each(drop);
+    }
+}

@@ -1,4 +1,4 @@
-//! [`MapStats`]: a map's shape, in Go's terms.
+//! [`MapStats`]: a map's shape, in Go's terms, and [`GrowthCounters`]: what its growths did.
 
 /// A snapshot of a [`GoMap`](crate::GoMap)'s internals, from [`GoMap::stats`](crate::GoMap::stats).
 ///
@@ -47,4 +47,102 @@ pub struct MapStats {
     /// already been released) and separately allocated overflow buckets. Large arrays are
     /// mapped from the system directly, so a counting global allocator does not see them.
     pub bytes: usize,
+    /// Running totals of the map's growth work since it was created.
+    pub growth: GrowthCounters,
+}
+
+/// Running totals of a map's growth work, in [`MapStats::growth`].
+///
+/// Always on and cheap: plain integer increments on the growth paths (starting a growth,
+/// evacuating an old bucket, attaching an overflow bucket), never on a lookup or on a write
+/// while no growth is in progress. They count from the map's creation: [`GoMap::clear`]
+/// keeps them, a clone starts from zero.
+///
+/// Every growth that starts either finishes, is abandoned, or is still in progress:
+///
+/// ```
+/// use gomap::GoMap;
+///
+/// let mut map = GoMap::new();
+/// for i in 0..1665u64 {
+///     map.insert(i, i); // the 1665th insert starts the 9th doubling, 256 -> 512 buckets
+/// }
+/// let g = map.stats().growth;
+/// assert_eq!(g.doublings_started, 9);
+/// assert_eq!(g.growths_started(), g.growths_finished() + g.growths_abandoned + 1);
+///
+/// map.finish_growth();
+/// let g = map.stats().growth;
+/// assert_eq!(g.doublings_finished, 9);
+/// // Each growth evacuated every bucket of its old array: 1 + 2 + 4 + ... + 256.
+/// assert_eq!(g.buckets_evacuated, (1 << 9) - 1);
+/// assert!(g.evacuated_explicitly > 0); // finish_growth did most of the last one
+/// ```
+///
+/// [`GoMap::clear`]: crate::GoMap::clear
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct GrowthCounters {
+    /// Doubling growths started (`B` → `B + 1`): an insert of a new key found the map over
+    /// the load factor (Go's `hashGrow` after `overLoadFactor`).
+    pub doublings_started: u64,
+    /// Doubling growths whose evacuation completed.
+    pub doublings_finished: u64,
+    /// Same-size growths started (`B` kept): an insert of a new key found about as many
+    /// overflow buckets as buckets (Go's `tooManyOverflowBuckets`).
+    pub same_size_started: u64,
+    /// Same-size growths whose evacuation completed.
+    pub same_size_finished: u64,
+    /// Growths that ended before their evacuation completed: [`GoMap::clear`] and
+    /// [`GoMap::drain`] drop the old array (as Go's `mapclear` does), and
+    /// [`GoMap::reserve`] moves every entry at once into a fresh array.
+    ///
+    /// [`GoMap::clear`]: crate::GoMap::clear
+    /// [`GoMap::drain`]: crate::GoMap::drain
+    /// [`GoMap::reserve`]: crate::GoMap::reserve
+    pub growths_abandoned: u64,
+    /// Old buckets (each with its overflow chain) moved to the new array by incremental
+    /// evacuation: `evacuated_by_writes + evacuated_explicitly`. A growth from `2^B` buckets
+    /// that finishes evacuates exactly `2^B`.
+    pub buckets_evacuated: u64,
+    /// Of `buckets_evacuated`, those moved by the work every write does during a growth
+    /// (Go's `growWork`: inserts, updates, removes, entry lookups for writing).
+    pub evacuated_by_writes: u64,
+    /// Of `buckets_evacuated`, those moved on request: [`GoMap::finish_growth`],
+    /// [`GoMap::evacuate_step`], and [`GoMap::retain`] / [`GoMap::extract_if`], which
+    /// finish a growth first. Go has no such path.
+    ///
+    /// [`GoMap::finish_growth`]: crate::GoMap::finish_growth
+    /// [`GoMap::evacuate_step`]: crate::GoMap::evacuate_step
+    /// [`GoMap::retain`]: crate::GoMap::retain
+    /// [`GoMap::extract_if`]: crate::GoMap::extract_if
+    pub evacuated_explicitly: u64,
+    /// Entries moved by incremental evacuation (a bulk [`reserve`](crate::GoMap::reserve)
+    /// is not counted here, see `bulk_resizes`).
+    pub entries_moved: u64,
+    /// Writes that did growth work: every write while a growth is in progress, including
+    /// the insert that started it. The writes a growth took, summed over all growths.
+    pub growth_writes: u64,
+    /// Overflow buckets linked to a full chain (Go's `newoverflow`), whether taken from an
+    /// array's preallocated pool or allocated on their own. Exact at every `B`, unlike
+    /// [`MapStats::overflow_buckets`], and never reset by a growth.
+    pub overflow_allocated: u64,
+    /// Of `overflow_allocated`, those allocated on their own (one heap allocation each)
+    /// because the array's pool was used up.
+    pub overflow_allocated_separately: u64,
+    /// Times [`GoMap::reserve`](crate::GoMap::reserve) moved every entry at once into a
+    /// bigger array.
+    pub bulk_resizes: u64,
+}
+
+impl GrowthCounters {
+    /// Growths started, of both kinds.
+    pub fn growths_started(&self) -> u64 {
+        self.doublings_started + self.same_size_started
+    }
+
+    /// Growths finished, of both kinds.
+    pub fn growths_finished(&self) -> u64 {
+        self.doublings_finished + self.same_size_finished
+    }
 }

@@ -32,6 +32,10 @@ const MAP_THRESHOLD: usize = 1 << 20;
 #[cfg(all(unix, not(miri)))]
 const RELEASE_CHUNK: usize = 256 << 10;
 
+/// How much of a retired array one write gives back ([`BucketArray::release_some`]):
+/// about 0.1 ms of `munmap` on touched pages.
+pub(crate) const RETIRE_STEP: usize = 512 << 10;
+
 /// Go's allocator rounds arrays of at least this many bytes up to whole 8 KiB pages, and
 /// the rounding becomes extra preallocated overflow buckets; gomap does the same.
 const PAGE_ROUNDING_FROM: usize = 32 << 10;
@@ -106,7 +110,7 @@ impl<K, V> ArrayView<K, V> {
         }
     }
 
-    /// The index of the bucket whose control word is at `ctrl`, if it is one of ours (not
+    /// The index of the bucket whose control entry is at `ctrl`, if it is one of ours (not
     /// a lone bucket).
     #[inline]
     fn index_of(self, ctrl: *const Ctrl) -> Option<usize> {
@@ -124,7 +128,7 @@ impl<K, V> ArrayView<K, V> {
 }
 
 /// An array of `len` buckets, `2^b` regular ones then the overflow pool, in two regions of
-/// one allocation: the control words (`len * 8` bytes), then the data.
+/// one allocation: the control entries (`len * 16` bytes), then the data.
 pub(crate) struct BucketArray<K, V> {
     base: NonNull<u8>,
     ctrl: *mut Ctrl,
@@ -203,8 +207,7 @@ impl<K, V> BucketArray<K, V> {
             let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
             return (base, data_offset, Memory::Mapped { bytes, ctrl_released: 0, data_released: 0 });
         }
-        // SAFETY: `layout` has a non-zero size (a bucket holds at least its control word
-        // and its link).
+        // SAFETY: `layout` has a non-zero size (a bucket holds at least its control entry).
         let p = unsafe { alloc_zeroed(layout) };
         let base = NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout));
         (base, data_offset, Memory::Heap(layout))
@@ -283,6 +286,34 @@ impl<K, V> BucketArray<K, V> {
             }
         }
         let _ = n;
+    }
+
+    /// Gives back up to `budget` more bytes (a multiple of the page size) of an array that
+    /// is no longer used, so that a large array goes in pieces rather than in one long
+    /// `munmap`; returns whether it is all gone (memory from the global allocator goes at
+    /// once, when the array drops).
+    pub(crate) fn release_some(&mut self, budget: usize) -> bool {
+        #[cfg(all(unix, not(miri)))]
+        if let Memory::Mapped { bytes, ctrl_released, data_released } = &mut self.memory {
+            let data_bytes = *bytes - self.data_offset;
+            let (start, released, end) = if *ctrl_released < self.data_offset {
+                (0, &mut *ctrl_released, self.data_offset)
+            } else {
+                (self.data_offset, &mut *data_released, data_bytes)
+            };
+            let n = (end - *released).min(budget);
+            if n > 0 {
+                // SAFETY: `[start + released, start + released + n)` is a still-mapped,
+                // page-aligned part of one region of our own mapping, and the array is no
+                // longer used by its owner.
+                let rc = unsafe { libc::munmap(self.base.as_ptr().add(start + *released).cast(), n) };
+                debug_assert_eq!(rc, 0, "munmap failed");
+                *released += n;
+            }
+            return *ctrl_released == self.data_offset && *data_released == data_bytes;
+        }
+        let _ = budget;
+        true
     }
 
     /// Heap bytes the array holds now.

@@ -1,11 +1,11 @@
-//! One bucket: eight tophash bytes (its control word), eight keys, eight values and an
-//! overflow link, plus the word-at-a-time (SWAR) matching of the tophash bytes.
+//! One bucket: eight tophash bytes and an overflow link (its control entry), eight keys and
+//! eight values, plus the word-at-a-time (SWAR) matching of the tophash bytes.
 //!
-//! Go keeps all of a bucket together (`bmap`). Here the control word is kept apart from the
-//! slots, in a dense region of the bucket array: a lookup reads the control word first and
-//! touches the slots only on a tophash match, so a miss usually reads 8 bytes from a region
-//! that stays in cache, instead of a 144-byte bucket from main memory. The bytes per bucket
-//! are Go's.
+//! Go keeps all of a bucket together (`bmap`). Here the tophash word and the overflow link
+//! (the control entry, 16 bytes) are kept apart from the slots, in a dense region of the
+//! bucket array: a lookup reads control entries and touches slots only on a tophash match, so
+//! a miss usually reads 16 bytes from a region that stays in cache, instead of a 144-byte
+//! bucket from main memory. The bytes per bucket are Go's.
 
 use core::mem::{self, ManuallyDrop, MaybeUninit};
 use core::ptr;
@@ -41,8 +41,15 @@ pub(crate) fn tophash(hash: u64) -> u8 {
     }
 }
 
-/// A bucket's eight tophash bytes: one word, matched all at once.
-pub(crate) type Ctrl = [u8; BUCKET_CNT];
+/// A bucket's control entry: its eight tophash bytes (one word, matched all at once) and
+/// the link to the next bucket of its chain. Walking a chain reads only control entries,
+/// four to a cache line.
+#[repr(C, align(16))]
+pub(crate) struct Ctrl {
+    tophash: [u8; BUCKET_CNT],
+    /// The control entry of the next bucket of the chain, or null.
+    overflow: *mut Ctrl,
+}
 
 /// A key and its value side by side, used when that costs no padding.
 #[repr(C)]
@@ -66,17 +73,15 @@ union Slots<K, V> {
     split: ManuallyDrop<Split<K, V>>,
 }
 
-/// A bucket's slots and overflow link. Its tophash word lives apart, in the dense control
-/// region of its array (or in front of it, for a [`LoneBucket`]): a miss reads only that
-/// word, and the control words of a whole array are small enough to stay in cache.
+/// A bucket's slots. Its control entry lives apart, in the dense control region of its
+/// array (or in front of it, for a [`LoneBucket`]): a miss reads only control entries, and
+/// those of a whole array are small enough to stay in cache.
 ///
 /// An all-zero bucket is a valid empty bucket (every tophash `EMPTY_REST`, no link), which is
 /// why bucket arrays come from zeroed allocations.
 #[repr(C)]
 pub(crate) struct Data<K, V> {
     slots: Slots<K, V>,
-    /// The control word of the next bucket of the chain, or null.
-    overflow: *mut Ctrl,
 }
 
 impl<K, V> Data<K, V> {
@@ -86,14 +91,14 @@ impl<K, V> Data<K, V> {
 }
 
 /// An overflow bucket allocated on its own once the array's pool is used up: its control
-/// word directly in front of its data.
+/// entry directly in front of its data.
 #[repr(C)]
 pub(crate) struct LoneBucket<K, V> {
     ctrl: Ctrl,
     data: Data<K, V>,
 }
 
-/// A handle on one bucket: where its control word is and where its data is.
+/// A handle on one bucket: where its control entry is and where its data is.
 pub(crate) struct BucketRef<K, V> {
     pub(crate) ctrl: *mut Ctrl,
     pub(crate) data: *mut Data<K, V>,
@@ -123,20 +128,20 @@ impl<K, V> BucketRef<K, V> {
     /// The eight tophash bytes as one word.
     #[inline]
     pub(crate) fn group(self) -> Group {
-        // SAFETY: handles point to live buckets; the control word is plain bytes.
-        Group(u64::from_le_bytes(unsafe { *self.ctrl }))
+        // SAFETY: handles point to live buckets; the tophash bytes are plain bytes.
+        Group(u64::from_le_bytes(unsafe { (*self.ctrl).tophash }))
     }
 
     #[inline]
     pub(crate) fn tophash(self, i: usize) -> u8 {
         // SAFETY: as in `group`; `i < 8` is checked by the array index.
-        unsafe { (*self.ctrl)[i] }
+        unsafe { (*self.ctrl).tophash[i] }
     }
 
     #[inline]
     pub(crate) fn set_tophash(self, i: usize, top: u8) {
         // SAFETY: as in `group`; callers hold the table exclusively.
-        unsafe { (*self.ctrl)[i] = top }
+        unsafe { (*self.ctrl).tophash[i] = top }
     }
 
     /// Pointer to the key of slot `i`. Computing it is safe; reading through it needs the
@@ -173,18 +178,18 @@ impl<K, V> BucketRef<K, V> {
         }
     }
 
-    /// The control word of the next bucket in the chain, or null. Turning it into a handle
+    /// The control entry of the next bucket in the chain, or null. Turning it into a handle
     /// needs the array the chain belongs to ([`ArrayView::next`](super::alloc::ArrayView::next)).
     #[inline]
     pub(crate) fn overflow(self) -> *mut Ctrl {
-        // SAFETY: `data` points to a live bucket.
-        unsafe { (*self.data).overflow }
+        // SAFETY: `ctrl` points to a live bucket's control entry.
+        unsafe { (*self.ctrl).overflow }
     }
 
     #[inline]
     pub(crate) fn set_overflow(self, next: *mut Ctrl) {
         // SAFETY: as in `overflow`; callers hold the table exclusively.
-        unsafe { (*self.data).overflow = next }
+        unsafe { (*self.ctrl).overflow = next }
     }
 
     /// Go's `evacuated(b)`: only slot 0 is consulted, because an old chain is evacuated all

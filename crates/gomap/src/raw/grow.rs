@@ -6,6 +6,7 @@ use core::ptr;
 
 use super::alloc::{free_lone, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, MIN_TOP_HASH};
+use super::observe::Driver;
 use super::table::{over_load_factor, RawTable};
 
 /// How far past already-evacuated buckets one advance of the mark may scan, so that every
@@ -77,25 +78,30 @@ impl<K, V> RawTable<K, V> {
         let new_b = self.b + u8::from(bigger);
         let old = mem::replace(&mut self.buckets, BucketArray::new(new_b));
         self.old = Some(old);
+        // A previous old array still being given back goes now (growths are far apart, so
+        // this is rare and small).
+        self.retired = None;
         self.b = new_b;
         self.same_size_grow = !bigger;
         self.nevacuate = 0;
+        self.note_growth_started();
         self.overflow.noverflow = 0;
     }
 
     /// Go's `growWork`: evacuates the old chain that feeds current bucket `bucket` (the one
     /// a write is about to use), then the one at the mark, so every write makes progress.
     pub(crate) fn grow_work(&mut self, bucket: usize, hasher: &impl Fn(&K) -> u64) {
-        self.evacuate(bucket & (self.old_buckets() - 1), hasher);
+        self.note_growth_write();
+        self.evacuate(bucket & (self.old_buckets() - 1), hasher, Driver::Write);
         if self.is_growing() {
-            self.evacuate(self.nevacuate, hasher);
+            self.evacuate(self.nevacuate, hasher, Driver::Write);
         }
     }
 
     /// Completes the growth in progress, if any.
     pub(crate) fn finish_growth(&mut self, hasher: &impl Fn(&K) -> u64) {
         while self.is_growing() {
-            self.evacuate(self.nevacuate, hasher);
+            self.evacuate(self.nevacuate, hasher, Driver::Explicit);
         }
     }
 
@@ -105,18 +111,19 @@ impl<K, V> RawTable<K, V> {
             if !self.is_growing() {
                 break;
             }
-            self.evacuate(self.nevacuate, hasher);
+            self.evacuate(self.nevacuate, hasher, Driver::Explicit);
         }
         !self.is_growing()
     }
 
     /// Go's `evacuate`: moves old chain `oi` (if not yet moved), then advances the mark if
     /// `oi` is where it stands.
-    fn evacuate(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64) {
+    fn evacuate(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64, by: Driver) {
         let Some(old) = &self.old else { return };
         // Below the mark everything is evacuated, and the memory may be gone.
         if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
-            self.evacuate_chain(oi, hasher);
+            let moved = self.evacuate_chain(oi, hasher);
+            self.note_chain_evacuated(oi, moved, by);
         }
         if oi == self.nevacuate {
             self.advance_evacuation_mark();
@@ -126,11 +133,11 @@ impl<K, V> RawTable<K, V> {
     /// Moves every entry of old chain `oi` into the new array, densely, keeping their order:
     /// to bucket `oi` ("X") or, in a doubling, to `oi + 2^oldB` ("Y") by the hash bit that
     /// the new mask adds. Old slots are marked evacuated; the chain's separately allocated
-    /// overflow buckets are freed.
+    /// overflow buckets are freed. Returns the number of entries moved.
     ///
     /// All re-hashing happens before anything moves, so a panicking `Hash` leaves the
     /// table exactly as it was.
-    fn evacuate_chain(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64) {
+    fn evacuate_chain(&mut self, oi: usize, hasher: &impl Fn(&K) -> u64) -> usize {
         let newbit = self.old_buckets();
         let doubling = !self.same_size_grow;
         let old = self.old.as_ref().expect("evacuating without an old array").view();
@@ -168,7 +175,7 @@ impl<K, V> RawTable<K, V> {
                 bucket.set_tophash(i, if use_y { EVACUATED_Y } else { EVACUATED_X });
                 let dst = if use_y { &mut y } else { &mut x };
                 if dst.index == BUCKET_CNT {
-                    dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket);
+                    dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket, &mut self.observer);
                     dst.index = 0;
                 }
                 // SAFETY: the destination is a live bucket of the new array, empty where the
@@ -199,6 +206,7 @@ impl<K, V> RawTable<K, V> {
                 self.overflow.lone -= 1;
             }
         }
+        moved
     }
 
     /// Go's `advanceEvacuationMark`: steps past the bucket just evacuated and any already
@@ -214,7 +222,8 @@ impl<K, V> RawTable<K, V> {
             self.nevacuate += 1;
         }
         if self.nevacuate == newbit {
-            self.old = None;
+            self.note_growth_finished();
+            self.retired = self.old.take();
             self.same_size_grow = false;
             self.nevacuate = 0;
         } else {
@@ -230,6 +239,9 @@ impl<K, V> RawTable<K, V> {
         let hashes: Vec<u64> = self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })).collect();
         let mut resized = RawTable::with_b(b);
         resized.seed = self.seed;
+        // The counters stay with the map.
+        self.note_bulk_resize();
+        mem::swap(&mut resized.observer, &mut self.observer);
         for (from, hash) in self.raw_iter().zip(hashes) {
             let to = resized.insert_slot(hash);
             // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each

@@ -81,6 +81,7 @@ impl<K, V> RawTable<K, V> {
         if self.buckets.is_unallocated() {
             assert_eq!(self.count, 0, "entries without buckets");
         }
+        self.check_counters();
     }
 
     /// Checks one chain: key placement and tophash (inv 2), the `EMPTY_REST` suffix (inv 3),

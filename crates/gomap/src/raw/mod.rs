@@ -6,10 +6,10 @@
 //! ownership where Go relies on its garbage collector.
 //!
 //! **Layout.** The table is an array of `2^b` buckets. A bucket holds eight slots: eight
-//! *tophash* bytes (its control word), eight keys and eight values, and a link to an
-//! overflow bucket. Unlike Go, the control words of an array sit together in a dense region
-//! in front of the slot data ([`bucket`]), so a lookup that misses usually reads only
-//! cached control words. The low `b` bits of a key's hash select its bucket; the top
+//! *tophash* bytes, eight keys and eight values, and a link to an overflow bucket. Unlike
+//! Go, the tophash bytes and the link (a bucket's 16-byte *control entry*) sit together
+//! with those of the other buckets in a dense region in front of the slot data
+//! ([`bucket`]), so a lookup that misses usually reads only cached control entries. The low `b` bits of a key's hash select its bucket; the top
 //! byte, lifted out of the marker range 0..=4, is its tophash. A lookup matches its tophash
 //! against all eight bytes at once (one word, SWAR) and compares keys only on a match. A
 //! bucket and the overflow buckets linked behind it form a *chain*; slots are ordered
@@ -71,6 +71,7 @@ mod bucket;
 mod grow;
 mod invariants;
 mod iter;
+mod observe;
 mod table;
 
 pub(crate) use iter::{Drain, ExtractIf, IntoIter, Iter, IterMut, RawEntry, RawOccupied, RawVacant};
@@ -102,7 +103,9 @@ impl<K, V> RawTable<K, V> {
             load_factor: self.count as f64 / buckets as f64,
             bytes: self.buckets.bytes()
                 + self.old.as_ref().map_or(0, |old| old.bytes())
+                + self.retired.as_ref().map_or(0, |retired| retired.bytes())
                 + self.overflow.lone * alloc::lone_bytes::<K, V>(),
+            growth: self.growth_counters(),
         }
     }
 }

@@ -8,8 +8,9 @@ use core::mem;
 use core::ops::Range;
 use core::ptr;
 
-use super::alloc::{alloc_lone, free_lone, lone_bytes, ArrayView, BucketArray};
+use super::alloc::{alloc_lone, free_lone, lone_bytes, ArrayView, BucketArray, RETIRE_STEP};
 use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
+use super::observe::Observer;
 use super::random_u64;
 
 /// Go's load factor 6.5, as the integer fraction 13/2 so that every check is exact:
@@ -108,14 +109,20 @@ impl Overflow {
     /// Links a new overflow bucket after `last`, the last bucket of a chain of `array`
     /// (Go's `newoverflow`): from the array's preallocated pool while it lasts, then
     /// allocated on its own.
-    pub(super) fn attach<K, V>(&mut self, array: &mut BucketArray<K, V>, last: BucketRef<K, V>) -> BucketRef<K, V> {
-        let bucket = match array.take_pool_bucket() {
-            Some(bucket) => bucket,
+    pub(super) fn attach<K, V>(
+        &mut self,
+        array: &mut BucketArray<K, V>,
+        last: BucketRef<K, V>,
+        observer: &mut Observer,
+    ) -> BucketRef<K, V> {
+        let (bucket, separately) = match array.take_pool_bucket() {
+            Some(bucket) => (bucket, false),
             None => {
                 self.lone += 1;
-                alloc_lone()
+                (alloc_lone(), true)
             }
         };
+        observer.note_overflow(array.b(), separately);
         self.count(array.b());
         last.set_overflow(bucket.ctrl);
         bucket
@@ -176,8 +183,13 @@ pub(crate) struct RawTable<K, V> {
     pub(super) old: Option<BucketArray<K, V>>,
     /// Every old bucket below this index is evacuated (Go's `nevacuate`).
     pub(super) nevacuate: usize,
+    /// The old array of a finished growth while its memory is given back, a piece per
+    /// write ([`BucketArray::release_some`]), so that no single write pays for it all.
+    pub(super) retired: Option<BucketArray<K, V>>,
     /// `EMPTY_ONE` slots in the current array and in unevacuated old chains.
     pub(super) tombstones: usize,
+    /// Growth counters and events (`observe`).
+    pub(super) observer: Observer,
     pub(super) marker: PhantomData<(K, V)>,
 }
 
@@ -213,7 +225,9 @@ impl<K, V> RawTable<K, V> {
             buckets: if b == 0 { BucketArray::empty() } else { BucketArray::new(b) },
             old: None,
             nevacuate: 0,
+            retired: None,
             tombstones: 0,
+            observer: Observer::default(),
             marker: PhantomData,
         }
     }
@@ -311,6 +325,19 @@ impl<K, V> RawTable<K, V> {
     pub(crate) fn prepare_write(&mut self, hash: u64, hasher: &impl Fn(&K) -> u64) {
         if self.old.is_some() {
             self.grow_work(hash as usize & self.mask(), hasher);
+        } else if self.retired.is_some() {
+            self.release_retired();
+        }
+    }
+
+    /// Gives back the next piece of a retired old array.
+    #[cold]
+    #[inline(never)]
+    fn release_retired(&mut self) {
+        if let Some(retired) = &mut self.retired {
+            if retired.release_some(RETIRE_STEP) {
+                self.retired = None;
+            }
         }
     }
 
@@ -359,7 +386,9 @@ impl<K, V> RawTable<K, V> {
             }
             b = match array.next(b) {
                 Some(next) => next,
-                None => return Slot { bucket: self.overflow.attach(&mut self.buckets, b), index: 0 },
+                None => {
+                    return Slot { bucket: self.overflow.attach(&mut self.buckets, b, &mut self.observer), index: 0 }
+                }
             };
         }
     }
@@ -543,8 +572,10 @@ impl<K, V> RawTable<K, V> {
     /// frees lone overflow buckets and the old array, re-zeroes the current one, resets the
     /// counters and draws a new seed.
     pub(crate) fn reset_empty(&mut self) {
+        self.note_growth_abandoned("clear");
         self.free_lone_overflow();
         self.old = None;
+        self.retired = None;
         self.buckets.zero();
         self.count = 0;
         self.same_size_grow = false;
@@ -594,6 +625,7 @@ impl<K, V> RawTable<K, V> {
 
 impl<K, V> Drop for RawTable<K, V> {
     fn drop(&mut self) {
+        self.note_growth_abandoned("drop");
         struct FreeOnExit<'a, K, V>(&'a mut RawTable<K, V>);
         impl<K, V> Drop for FreeOnExit<'_, K, V> {
             fn drop(&mut self) {

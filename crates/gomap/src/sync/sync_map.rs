@@ -1,0 +1,679 @@
+//! [`SyncMap`]: Go 1.19's `sync.Map` (spec section 6), with `GoMap` inside and `Arc`s where
+//! Go relies on its garbage collector.
+//!
+//! # The algorithm
+//!
+//! Two maps from keys to shared *entries*:
+//!
+//! * `read`, an immutable `GoMap` published through an atomic pointer ([`AtomicArc`], an
+//!   `ArcSwap`). Readers load it without a lock; the keys it holds never change, but the
+//!   value inside each entry is itself an atomic pointer that lock-free operations swap.
+//! * `dirty`, a `GoMap` under a mutex holding every non-deleted entry of `read` (the *same*
+//!   entries, shared) plus the keys added since. `amended` tells that it has such keys.
+//!
+//! A key missing from `read` costs a lock and a *miss*; once the misses reach `dirty`'s
+//! length, `dirty` is promoted: it becomes the new `read` (O(1): one pointer store), and the
+//! next new key rebuilds `dirty` by copying `read` (O(n), once per promotion cycle). Deleted
+//! entries of `read` are *expunged* during that copy and left out of `dirty`, so they vanish
+//! at the next promotion: a store to an expunged entry must take the lock and put the entry
+//! back into `dirty` first.
+//!
+//! An entry's value is an `Arc<Slot>`: `Value(v)`, `Deleted` (Go's `nil`) or `Expunged`
+//! (Go's sentinel pointer). Every transition is a compare-and-swap of that `Arc`; only
+//! `Deleted -> Expunged` and `Expunged -> Deleted` need the mutex, as in Go.
+//!
+//! # Memory reclamation
+//!
+//! Go's garbage collector frees an old `read` map, or a replaced value, once no reader can
+//! see it. Here the same objects are reference counted: a reader's load takes a
+//! `arc_swap::Guard` (which defers the release without touching the shared count), so an
+//! old map or value is dropped by whoever lets go of it last. No unsafe code, no leaks: the
+//! loom models check that every `Arc` is released.
+
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::Hash;
+use core::sync::atomic::Ordering::SeqCst;
+
+use super::shim::{Arc, AtomicArc, AtomicBool, Mutex};
+use crate::GoMap;
+
+/// A concurrent map with Go's `sync.Map` algorithm: lock-free loads, lock-free updates of
+/// existing keys, and a mutex only for keys added since the last promotion.
+///
+/// Like Go's, it is built for two cases (from `sync.Map`'s documentation): a key written
+/// once and read many times (caches that only grow), and threads working on disjoint sets
+/// of keys. For mixed workloads a [`ShardedMap`](super::ShardedMap) is usually faster.
+///
+/// All methods take `&self`; values are returned by clone (use `V = Arc<T>` for big
+/// values). Beyond Go 1.19 it has Go 1.20's `swap`, `compare_and_swap` and
+/// `compare_and_delete`, and `len` and `clear`, which Go's lacks (golang/go#20680).
+///
+/// ```
+/// use gomap::sync::SyncMap;
+///
+/// let map = SyncMap::new();
+/// map.store("gopher", 1);
+/// assert_eq!(map.load("gopher"), Some(1));
+/// assert_eq!(map.load_or_store("gopher", 2), (1, true));
+/// assert_eq!(map.swap("gopher", 3), Some(1));
+/// assert!(map.compare_and_swap("gopher", &3, 4));
+/// assert_eq!(map.load_and_delete("gopher"), Some(4));
+/// assert_eq!(map.len(), 0);
+/// ```
+pub struct SyncMap<K, V> {
+    /// Go's `read`: the lock-free map, replaced only with `dirty` locked.
+    read: AtomicArc<ReadOnly<K, V>>,
+    /// Go's `mu`, `dirty` and `misses`.
+    dirty: Mutex<Dirty<K, V>>,
+}
+
+type EntryMap<K, V> = GoMap<K, Arc<Entry<V>>>;
+
+/// Go's `readOnly`.
+struct ReadOnly<K, V> {
+    m: EntryMap<K, V>,
+    /// Whether `dirty` holds keys that `m` lacks. Only ever set (with `dirty` locked) on a
+    /// published map; a promotion publishes a new map with it clear.
+    amended: AtomicBool,
+}
+
+struct Dirty<K, V> {
+    /// `None` is Go's `dirty == nil`.
+    m: Option<EntryMap<K, V>>,
+    misses: usize,
+}
+
+/// Go's `entry`: the value of one key, shared by `read` and `dirty`.
+struct Entry<V> {
+    p: AtomicArc<Slot<V>>,
+}
+
+/// What an entry's pointer points at.
+enum Slot<V> {
+    Value(V),
+    /// Go's `nil`: deleted, and if `dirty` exists, the key is in it.
+    Deleted,
+    /// Go's `expunged`: deleted, `dirty` exists and lacks the key.
+    Expunged,
+}
+
+impl<V: Clone> Slot<V> {
+    fn value(&self) -> Option<V> {
+        match self {
+            Slot::Value(v) => Some(v.clone()),
+            Slot::Deleted | Slot::Expunged => None,
+        }
+    }
+}
+
+impl<V> Entry<V> {
+    fn new(slot: Arc<Slot<V>>) -> Self {
+        Entry { p: AtomicArc::new(slot) }
+    }
+
+    /// Go's `tryCompareAndSwap` loop shape: while the current slot passes `accept`, tries to
+    /// replace it with `new()`; returns `f` of the replaced slot, or `None` once `accept`
+    /// refuses the current one.
+    fn replace_if<R>(
+        &self,
+        accept: impl Fn(&Slot<V>) -> bool,
+        mut new: impl FnMut() -> Arc<Slot<V>>,
+        f: impl FnOnce(&Slot<V>) -> R,
+    ) -> Option<R> {
+        loop {
+            let current = self.p.load();
+            if !accept(&current) {
+                return None;
+            }
+            if self.p.compare_and_swap(&current, new()) {
+                return Some(f(&current));
+            }
+        }
+    }
+
+    /// Go's `tryStore`/`trySwap`: replaces the value unless the entry is expunged.
+    fn try_swap<R>(&self, new: &Arc<Slot<V>>, f: fn(&Slot<V>) -> R) -> Option<R> {
+        self.replace_if(|slot| !matches!(slot, Slot::Expunged), || Arc::clone(new), f)
+    }
+
+    /// Go's `delete`: `Value -> Deleted`, giving `f` of the old value.
+    fn delete_with<R>(&self, f: fn(&V) -> R) -> Option<R> {
+        self.replace_if(
+            |slot| matches!(slot, Slot::Value(_)),
+            || Arc::new(Slot::Deleted),
+            |old| match old {
+                Slot::Value(v) => f(v),
+                Slot::Deleted | Slot::Expunged => unreachable!("replace_if accepted only a value"),
+            },
+        )
+    }
+
+    /// Go's `unexpungeLocked` (mutex held): `Expunged -> Deleted`; true if it was expunged,
+    /// in which case the caller must put the entry back into `dirty`.
+    fn unexpunge_locked(&self) -> bool {
+        self.replace_if(|slot| matches!(slot, Slot::Expunged), || Arc::new(Slot::Deleted), |_| ()).is_some()
+    }
+
+    /// Go's `tryExpungeLocked` (mutex held): `Deleted -> Expunged`; true if the entry is
+    /// expunged now.
+    fn try_expunge_locked(&self) -> bool {
+        self.replace_if(|slot| matches!(slot, Slot::Deleted), || Arc::new(Slot::Expunged), |_| ());
+        matches!(**self.p.load(), Slot::Expunged)
+    }
+}
+
+impl<V: Clone> Entry<V> {
+    /// Go's `load`.
+    fn load(&self) -> Option<V> {
+        self.p.load().value()
+    }
+
+    /// Go's `tryLoadOrStore`: the present value (`loaded`), or stores `new` into a deleted
+    /// entry; `None` if the entry is expunged.
+    fn try_load_or_store(&self, new: &Arc<Slot<V>>) -> Option<(V, bool)> {
+        loop {
+            let current = self.p.load();
+            match &**current {
+                Slot::Value(v) => return Some((v.clone(), true)),
+                Slot::Expunged => return None,
+                Slot::Deleted => {
+                    if self.p.compare_and_swap(&current, Arc::clone(new)) {
+                        return new.value().map(|v| (v, false));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<V: PartialEq> Entry<V> {
+    fn holds(slot: &Slot<V>, old: &V) -> bool {
+        matches!(slot, Slot::Value(v) if v == old)
+    }
+
+    /// Go 1.20's `tryCompareAndSwap`.
+    fn try_compare_and_swap(&self, old: &V, new: V) -> bool {
+        let mut new = Some(new);
+        let mut boxed = None;
+        let mut slot = || Arc::clone(boxed.get_or_insert_with(|| Arc::new(Slot::Value(new.take().unwrap()))));
+        self.replace_if(|slot| Self::holds(slot, old), &mut slot, |_| ()).is_some()
+    }
+
+    /// Go 1.20's `CompareAndDelete` loop.
+    fn compare_and_delete(&self, old: &V) -> bool {
+        self.replace_if(|slot| Self::holds(slot, old), || Arc::new(Slot::Deleted), |_| ()).is_some()
+    }
+}
+
+impl<K, V> ReadOnly<K, V> {
+    fn new(m: EntryMap<K, V>) -> Self {
+        ReadOnly { m, amended: AtomicBool::new(false) }
+    }
+
+    fn amended(&self) -> bool {
+        self.amended.load(SeqCst)
+    }
+}
+
+impl<K, V> SyncMap<K, V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        SyncMap {
+            read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::new()))),
+            dirty: Mutex::new(Dirty { m: None, misses: 0 }),
+        }
+    }
+
+    /// Go's `missLocked`: counts a miss and promotes `dirty` once the misses reach its length.
+    fn miss_locked(&self, dirty: &mut Dirty<K, V>) {
+        dirty.misses += 1;
+        if dirty.misses < dirty.m.as_ref().map_or(0, GoMap::len) {
+            return;
+        }
+        debug_assert!(dirty.m.is_some(), "a miss is only counted while `read` is amended");
+        if let Some(m) = dirty.m.take() {
+            self.read.store(Arc::new(ReadOnly::new(m)));
+        }
+        dirty.misses = 0;
+    }
+}
+
+impl<K, V> SyncMap<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Clone,
+{
+    /// The value of `key` (Go's `Load`). Lock-free when the key is in the read-only map.
+    pub fn load<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        {
+            let read = self.read.load();
+            if let Some(e) = read.m.get(key) {
+                return e.load();
+            }
+            if !read.amended() {
+                return None;
+            }
+        }
+        let mut dirty = self.dirty.lock();
+        // A promotion may have happened while we waited for the lock.
+        let read = self.read.load();
+        if let Some(e) = read.m.get(key) {
+            return e.load();
+        }
+        if !read.amended() {
+            return None;
+        }
+        let value = dirty.m.as_ref().and_then(|m| m.get(key)).and_then(|e| e.load());
+        self.miss_locked(&mut dirty);
+        value
+    }
+
+    /// Sets the value of `key` (Go's `Store`). Lock-free when the key is in the read-only map
+    /// and not expunged.
+    pub fn store(&self, key: K, value: V) {
+        self.swap_with(key, value, |_| ());
+    }
+
+    /// Sets the value of `key` and returns the previous one (Go 1.20's `Swap`).
+    pub fn swap(&self, key: K, value: V) -> Option<V> {
+        self.swap_with(key, value, Slot::value).flatten()
+    }
+
+    /// Store and Swap: `f` of the previous slot, or `None` for a new key.
+    fn swap_with<R>(&self, key: K, value: V, f: fn(&Slot<V>) -> R) -> Option<R> {
+        let new = Arc::new(Slot::Value(value));
+        {
+            let read = self.read.load();
+            if let Some(r) = read.m.get(&key).and_then(|e| e.try_swap(&new, f)) {
+                return Some(r);
+            }
+        }
+        let mut dirty = self.dirty.lock();
+        let read = self.read.load();
+        if let Some(e) = read.m.get(&key) {
+            if e.unexpunge_locked() {
+                // Expunged: `dirty` exists and lacks the key.
+                dirty.m.as_mut().expect("an expunged entry implies a dirty map").insert(key, Arc::clone(e));
+            }
+            Some(f(&e.p.swap(new)))
+        } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(&key)) {
+            Some(f(&e.p.swap(new)))
+        } else {
+            self.add_locked(&mut dirty, &read, key, new);
+            None
+        }
+    }
+
+    /// A new key (mutex held): the first one since the last promotion copies `read` into a
+    /// new `dirty` (Go's `dirtyLocked`) and marks `read` amended.
+    fn add_locked(&self, dirty: &mut Dirty<K, V>, read: &ReadOnly<K, V>, key: K, value: Arc<Slot<V>>) {
+        if !read.amended() {
+            if dirty.m.is_none() {
+                let mut m = GoMap::with_capacity(read.m.len());
+                for (k, e) in &read.m {
+                    if !e.try_expunge_locked() {
+                        m.insert(k.clone(), Arc::clone(e));
+                    }
+                }
+                dirty.m = Some(m);
+            }
+            read.amended.store(true, SeqCst);
+        }
+        dirty.m.as_mut().expect("built above").insert(key, Arc::new(Entry::new(value)));
+    }
+
+    /// The value of `key` if present, else stores `value` (Go's `LoadOrStore`). Returns the
+    /// value now in the map and whether it was already there (`loaded`).
+    pub fn load_or_store(&self, key: K, value: V) -> (V, bool) {
+        {
+            let read = self.read.load();
+            if let Some(v) = read.m.get(&key).and_then(|e| e.load()) {
+                return (v, true);
+            }
+        }
+        let new = Arc::new(Slot::Value(value));
+        {
+            let read = self.read.load();
+            if let Some(r) = read.m.get(&key).and_then(|e| e.try_load_or_store(&new)) {
+                return r;
+            }
+        }
+        let mut dirty = self.dirty.lock();
+        let read = self.read.load();
+        if let Some(e) = read.m.get(&key) {
+            if e.unexpunge_locked() {
+                dirty.m.as_mut().expect("an expunged entry implies a dirty map").insert(key, Arc::clone(e));
+            }
+            e.try_load_or_store(&new).expect("not expunged: the mutex is held")
+        } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(&key)) {
+            let result = e.try_load_or_store(&new).expect("entries of `dirty` are never expunged");
+            self.miss_locked(&mut dirty);
+            result
+        } else {
+            let actual = new.value().expect("a new value");
+            self.add_locked(&mut dirty, &read, key, new);
+            (actual, false)
+        }
+    }
+
+    /// Removes `key`, returning its value (Go's `LoadAndDelete`).
+    pub fn load_and_delete<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.delete_with(key, V::clone)
+    }
+
+    /// Removes `key` (Go's `Delete`).
+    pub fn delete<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.delete_with(key, |_| ());
+    }
+
+    fn delete_with<Q, R>(&self, key: &Q, f: fn(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        {
+            let read = self.read.load();
+            if let Some(e) = read.m.get(key) {
+                return e.delete_with(f);
+            }
+            if !read.amended() {
+                return None;
+            }
+        }
+        let mut dirty = self.dirty.lock();
+        let read = self.read.load();
+        if let Some(e) = read.m.get(key) {
+            drop(dirty);
+            return e.delete_with(f);
+        }
+        if !read.amended() {
+            return None;
+        }
+        // A key only in `dirty` leaves it for good (TestIssue40999), and counts a miss.
+        let entry = dirty.m.as_mut().and_then(|m| m.remove(key));
+        self.miss_locked(&mut dirty);
+        drop(dirty);
+        entry.and_then(|e| e.delete_with(f))
+    }
+
+    /// Calls `f` on each entry until it returns false (Go's `Range`). No lock is held while
+    /// `f` runs, so it may call any method of this map. Each key is visited at most once,
+    /// with a value it had during the call; keys added meanwhile may or may not be visited.
+    /// Like Go's, it first promotes `dirty` (O(n) even if `f` stops early).
+    pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
+        let read = self.promoted();
+        for (k, e) in &read.m {
+            if let Slot::Value(v) = &**e.p.load() {
+                if !f(k, v) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The read-only map with every key, promoting `dirty` if it has more (Range's start).
+    fn promoted(&self) -> Arc<ReadOnly<K, V>> {
+        let read = self.read.load_full();
+        if !read.amended() {
+            return read;
+        }
+        let mut dirty = self.dirty.lock();
+        let read = self.read.load_full();
+        if !read.amended() {
+            return read;
+        }
+        let promoted = Arc::new(ReadOnly::new(dirty.m.take().expect("amended implies a dirty map")));
+        self.read.store(Arc::clone(&promoted));
+        dirty.misses = 0;
+        promoted
+    }
+
+    /// The number of entries. O(n): it counts the live entries of the read-only map after
+    /// promoting `dirty`, as [`range`](SyncMap::range) does; concurrent writes may or may not
+    /// be counted.
+    pub fn len(&self) -> usize {
+        self.promoted().m.values().filter(|e| matches!(**e.p.load(), Slot::Value(_))).count()
+    }
+
+    /// Whether the map has no entries (O(n), like [`len`](SyncMap::len)).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry (Go 1.23's `Clear`). Operations that overlap it may take effect
+    /// before or after it.
+    pub fn clear(&self) {
+        {
+            let read = self.read.load();
+            if read.m.is_empty() && !read.amended() {
+                return;
+            }
+        }
+        let mut dirty = self.dirty.lock();
+        let old_read = self.read.swap(Arc::new(ReadOnly::new(GoMap::new())));
+        let old_dirty = dirty.m.take();
+        dirty.misses = 0;
+        drop(dirty);
+        // Released outside the lock: O(n).
+        drop((old_read, old_dirty));
+    }
+}
+
+impl<K, V> SyncMap<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Clone + PartialEq,
+{
+    /// Replaces the value of `key` with `new` if it is `old` (Go 1.20's `CompareAndSwap`).
+    /// False for a missing key.
+    pub fn compare_and_swap<Q>(&self, key: &Q, old: &V, new: V) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        {
+            let read = self.read.load();
+            if let Some(e) = read.m.get(key) {
+                return e.try_compare_and_swap(old, new);
+            }
+            if !read.amended() {
+                return false;
+            }
+        }
+        let mut dirty = self.dirty.lock();
+        let read = self.read.load();
+        if let Some(e) = read.m.get(key) {
+            e.try_compare_and_swap(old, new)
+        } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(key)).cloned() {
+            let swapped = e.try_compare_and_swap(old, new);
+            self.miss_locked(&mut dirty);
+            swapped
+        } else {
+            false
+        }
+    }
+
+    /// Deletes `key` if its value is `old` (Go 1.20's `CompareAndDelete`). False for a
+    /// missing key.
+    pub fn compare_and_delete<Q>(&self, key: &Q, old: &V) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let entry = {
+            let read = self.read.load();
+            match read.m.get(key) {
+                Some(e) => Some(Arc::clone(e)),
+                None if !read.amended() => None,
+                None => {
+                    let mut dirty = self.dirty.lock();
+                    let read = self.read.load();
+                    match read.m.get(key) {
+                        Some(e) => Some(Arc::clone(e)),
+                        None if !read.amended() => None,
+                        None => {
+                            // The key stays in `dirty`: it is expunged at a later promotion.
+                            let e = dirty.m.as_ref().and_then(|m| m.get(key)).cloned();
+                            self.miss_locked(&mut dirty);
+                            e
+                        }
+                    }
+                }
+            }
+        };
+        entry.is_some_and(|e| e.compare_and_delete(old))
+    }
+}
+
+impl<K, V> Default for SyncMap<K, V> {
+    fn default() -> Self {
+        SyncMap::new()
+    }
+}
+
+impl<K, V> fmt::Debug for SyncMap<K, V>
+where
+    K: fmt::Debug + Eq + Hash + Clone,
+    V: fmt::Debug + Clone,
+{
+    /// The entries, collected with [`range`](SyncMap::range).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        self.range(|k, v| {
+            map.entry(k, v);
+            true
+        });
+        map.finish()
+    }
+}
+
+/// loom models of the protocol: promotion, expunging and reviving, and the races of the
+/// lock-free paths with the locked ones. Run with
+/// `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p gomap --release --lib sync::`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::super::shim::Arc;
+    use super::SyncMap;
+    use loom::thread;
+
+    /// A map whose key 1 is a deleted entry of the read-only map.
+    fn with_deleted_promoted_key() -> Arc<SyncMap<u32, u32>> {
+        let map = Arc::new(SyncMap::new());
+        map.store(1, 10);
+        map.range(|_, _| true); // promote
+        map.delete(&1);
+        map
+    }
+
+    /// A store to a deleted key races with the first new key, which expunges it while
+    /// building `dirty`: whichever wins, the key is back, and survives the next promotion.
+    #[test]
+    fn store_races_expunge() {
+        loom::model(|| {
+            let map = with_deleted_promoted_key();
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || other.store(2, 20));
+            map.store(1, 11);
+            t.join().unwrap();
+            assert_eq!(map.load(&1), Some(11));
+            assert_eq!(map.load(&2), Some(20));
+            assert_eq!(map.len(), 2); // promotes
+            assert_eq!(map.load(&1), Some(11));
+        });
+    }
+
+    /// load_or_store of a deleted key against the expunge.
+    #[test]
+    fn load_or_store_races_expunge() {
+        loom::model(|| {
+            let map = with_deleted_promoted_key();
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || other.store(2, 20));
+            assert_eq!(map.load_or_store(1, 12), (12, false));
+            t.join().unwrap();
+            assert_eq!(map.len(), 2);
+            assert_eq!(map.load(&1), Some(12));
+        });
+    }
+
+    /// A delete and a store of a promoted key: the outcome is one of the two orders.
+    #[test]
+    fn delete_races_store() {
+        loom::model(|| {
+            let map = Arc::new(SyncMap::new());
+            map.store(1, 10);
+            map.range(|_, _| true);
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || other.load_and_delete(&1));
+            map.store(1, 11);
+            match t.join().unwrap() {
+                Some(10) => assert_eq!(map.load(&1), Some(11)), // delete, then store
+                Some(11) => assert_eq!(map.load(&1), None),     // store, then delete
+                other => panic!("load_and_delete returned {other:?}"),
+            }
+        });
+    }
+
+    /// Loads of a key only in `dirty` count misses and promote it while another thread adds
+    /// a key: no key is lost, and the loads always find the value.
+    #[test]
+    fn misses_promote_during_store() {
+        loom::model(|| {
+            let map = Arc::new(SyncMap::new());
+            map.store(1, 1); // only in `dirty`
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || {
+                assert_eq!(other.load(&1), Some(1));
+                assert_eq!(other.load(&1), Some(1));
+            });
+            map.store(2, 2);
+            t.join().unwrap();
+            assert_eq!(map.load(&1), Some(1));
+            assert_eq!(map.load(&2), Some(2));
+            assert_eq!(map.len(), 2);
+        });
+    }
+
+    /// Two load_or_stores of one new key: exactly one stores, both see its value.
+    #[test]
+    fn load_or_store_race() {
+        loom::model(|| {
+            let map = Arc::new(SyncMap::new());
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || other.load_or_store(1, 1));
+            let mine = map.load_or_store(1, 2);
+            let theirs = t.join().unwrap();
+            assert_eq!(mine.0, theirs.0, "the two calls saw different values");
+            assert!(mine.1 != theirs.1, "both or neither stored: {mine:?} {theirs:?}");
+            assert_eq!(map.load(&1), Some(mine.0));
+        });
+    }
+
+    /// Two compare-and-swaps from the same old value: exactly one wins.
+    #[test]
+    fn compare_and_swap_race() {
+        loom::model(|| {
+            let map = Arc::new(SyncMap::new());
+            map.store(1, 0);
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || other.compare_and_swap(&1, &0, 1));
+            let mine = map.compare_and_swap(&1, &0, 2);
+            let theirs = t.join().unwrap();
+            assert!(mine != theirs, "both or neither swapped");
+            assert_eq!(map.load(&1), Some(if mine { 2 } else { 1 }));
+        });
+    }
+}
