@@ -63,9 +63,10 @@ enum Memory {
     None,
     /// From the global allocator.
     Heap(Layout),
-    /// Mapped directly; of each region, the first `released` bytes are already unmapped.
+    /// Mapped directly, `bytes` in all, the data region from `data_offset` on; of each
+    /// region, the first `released` bytes are already unmapped.
     #[cfg(all(unix, not(miri)))]
-    Mapped { bytes: usize, ctrl_released: usize, data_released: usize },
+    Mapped { bytes: usize, data_offset: usize, ctrl_released: usize, data_released: usize },
 }
 
 /// Where an array's buckets are: enough to address them and follow chain links, without
@@ -133,8 +134,6 @@ pub(crate) struct BucketArray<K, V> {
     base: NonNull<u8>,
     ctrl: *mut Ctrl,
     data: *mut Data<K, V>,
-    /// Where the data region starts, in bytes from `base`.
-    data_offset: usize,
     b: u8,
     len: usize,
     /// The next unused pool bucket (Go's `nextOverflow`); `len` when the pool is used up.
@@ -149,7 +148,6 @@ impl<K, V> BucketArray<K, V> {
             base: NonNull::dangling(),
             ctrl: ptr::null_mut(),
             data: ptr::null_mut(),
-            data_offset: 0,
             b: 0,
             len: 0,
             next_overflow: 0,
@@ -173,7 +171,6 @@ impl<K, V> BucketArray<K, V> {
             ctrl: base.as_ptr().cast(),
             // SAFETY: `data_offset` lies inside the allocation, aligned for `Data`.
             data: unsafe { base.as_ptr().add(data_offset).cast() },
-            data_offset,
             b,
             len,
             next_overflow: 1 << b,
@@ -205,7 +202,7 @@ impl<K, V> BucketArray<K, V> {
                 handle_alloc_error(layout);
             }
             let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
-            return (base, data_offset, Memory::Mapped { bytes, ctrl_released: 0, data_released: 0 });
+            return (base, data_offset, Memory::Mapped { bytes, data_offset, ctrl_released: 0, data_released: 0 });
         }
         // SAFETY: `layout` has a non-zero size (a bucket holds at least its control entry).
         let p = unsafe { alloc_zeroed(layout) };
@@ -267,11 +264,11 @@ impl<K, V> BucketArray<K, V> {
     /// promises never to touch those buckets again.
     pub(crate) fn release_below(&mut self, n: usize) {
         #[cfg(all(unix, not(miri)))]
-        if let Memory::Mapped { ctrl_released, data_released, .. } = &mut self.memory {
+        if let Memory::Mapped { data_offset, ctrl_released, data_released, .. } = &mut self.memory {
             let page = page_size();
             let regions = [
                 (0, n * mem::size_of::<Ctrl>(), ctrl_released),
-                (self.data_offset, n * mem::size_of::<Data<K, V>>(), data_released),
+                (*data_offset, n * mem::size_of::<Data<K, V>>(), data_released),
             ];
             for (start, used, released) in regions {
                 let end = used / page * page;
@@ -294,12 +291,13 @@ impl<K, V> BucketArray<K, V> {
     /// once, when the array drops).
     pub(crate) fn release_some(&mut self, budget: usize) -> bool {
         #[cfg(all(unix, not(miri)))]
-        if let Memory::Mapped { bytes, ctrl_released, data_released } = &mut self.memory {
-            let data_bytes = *bytes - self.data_offset;
-            let (start, released, end) = if *ctrl_released < self.data_offset {
-                (0, &mut *ctrl_released, self.data_offset)
+        if let Memory::Mapped { bytes, data_offset, ctrl_released, data_released } = &mut self.memory {
+            let data_offset = *data_offset;
+            let data_bytes = *bytes - data_offset;
+            let (start, released, end) = if *ctrl_released < data_offset {
+                (0, &mut *ctrl_released, data_offset)
             } else {
-                (self.data_offset, &mut *data_released, data_bytes)
+                (data_offset, &mut *data_released, data_bytes)
             };
             let n = (end - *released).min(budget);
             if n > 0 {
@@ -310,7 +308,7 @@ impl<K, V> BucketArray<K, V> {
                 debug_assert_eq!(rc, 0, "munmap failed");
                 *released += n;
             }
-            return *ctrl_released == self.data_offset && *data_released == data_bytes;
+            return *ctrl_released == data_offset && *data_released == data_bytes;
         }
         let _ = budget;
         true
@@ -322,7 +320,7 @@ impl<K, V> BucketArray<K, V> {
             Memory::None => 0,
             Memory::Heap(layout) => layout.size(),
             #[cfg(all(unix, not(miri)))]
-            Memory::Mapped { bytes, ctrl_released, data_released } => bytes - ctrl_released - data_released,
+            Memory::Mapped { bytes, ctrl_released, data_released, .. } => bytes - ctrl_released - data_released,
         }
     }
 }
@@ -334,8 +332,8 @@ impl<K, V> Drop for BucketArray<K, V> {
             // SAFETY: allocated by `alloc_zeroed` with this layout.
             Memory::Heap(layout) => unsafe { dealloc(self.base.as_ptr(), layout) },
             #[cfg(all(unix, not(miri)))]
-            Memory::Mapped { bytes, ctrl_released, data_released } => {
-                let remaining = [(ctrl_released, self.data_offset), (self.data_offset + data_released, bytes)];
+            Memory::Mapped { bytes, data_offset, ctrl_released, data_released } => {
+                let remaining = [(ctrl_released, data_offset), (data_offset + data_released, bytes)];
                 for (from, to) in remaining {
                     if from < to {
                         // SAFETY: the still-mapped rest of one region of our own mapping.

@@ -30,12 +30,13 @@ pub(crate) enum Driver {
     Explicit,
 }
 
-/// The counters, and with the `tracing` feature the state the events need.
+/// The counters, and with the `tracing` feature the state the events need (out of line,
+/// allocated at the first growth or overflow bucket, so that the table stays small).
 #[derive(Default)]
 pub(crate) struct Observer {
     pub(super) counters: GrowthCounters,
     #[cfg(feature = "tracing")]
-    trace: events::TraceState,
+    trace: Option<Box<events::TraceState>>,
 }
 
 impl Observer {
@@ -46,7 +47,7 @@ impl Observer {
         self.counters.overflow_allocated += 1;
         self.counters.overflow_allocated_separately += u64::from(separately);
         #[cfg(feature = "tracing")]
-        events::overflow_allocated(&mut self.trace, b, separately);
+        events::overflow_allocated(self.trace.get_or_insert_with(Box::default), b, separately);
         #[cfg(not(feature = "tracing"))]
         let _ = b;
     }
@@ -210,13 +211,18 @@ mod events {
         table.b - u8::from(!table.same_size_grow)
     }
 
+    /// The table's trace state, allocated on first use.
+    fn state<K, V>(table: &mut RawTable<K, V>) -> &mut TraceState {
+        table.observer.trace.get_or_insert_with(Box::default)
+    }
+
     pub(super) fn growth_started<K, V>(table: &mut RawTable<K, V>) {
         let c = table.observer.counters;
         if tracing::enabled!(target: "gomap", tracing::Level::INFO) {
             emit_growth_started(table);
         }
         // After the event, so that the growth's wall time leaves out the subscriber's.
-        table.observer.trace.growth = Some(GrowthStart {
+        state(table).growth = Some(GrowthStart {
             at: Instant::now(),
             growth_writes: c.growth_writes,
             entries_moved: c.entries_moved,
@@ -227,7 +233,7 @@ mod events {
 
     fn emit_growth_started<K, V>(table: &mut RawTable<K, V>) {
         let c = table.observer.counters;
-        let map = table.observer.trace.map();
+        let map = state(table).map();
         let same_size = table.same_size_grow;
         tracing::info!(
             name: "growth_started",
@@ -249,7 +255,7 @@ mod events {
         if !tracing::enabled!(target: "gomap", tracing::Level::DEBUG) {
             return;
         }
-        let map = table.observer.trace.map();
+        let map = state(table).map();
         tracing::debug!(
             name: "bucket_evacuated",
             target: "gomap",
@@ -263,14 +269,14 @@ mod events {
     }
 
     pub(super) fn growth_finished<K, V>(table: &mut RawTable<K, V>) {
-        let Some(start) = table.observer.trace.growth.take() else { return };
+        let Some(start) = state(table).growth.take() else { return };
         if !tracing::enabled!(target: "gomap", tracing::Level::INFO) {
             return;
         }
         let c = table.observer.counters;
         let by_writes = c.evacuated_by_writes - start.by_writes;
         let explicit = c.evacuated_explicitly - start.explicit;
-        let map = table.observer.trace.map();
+        let map = state(table).map();
         tracing::info!(
             name: "growth_finished",
             target: "gomap",
@@ -293,10 +299,11 @@ mod events {
     pub(super) fn growth_abandoned<K, V>(table: &mut RawTable<K, V>, reason: &'static str) {
         // Only a growth this table saw start (not one whose observer moved elsewhere, as
         // in `resize`).
-        if table.observer.trace.growth.take().is_none() || !tracing::enabled!(target: "gomap", tracing::Level::INFO) {
+        let started = table.observer.trace.as_mut().and_then(|state| state.growth.take());
+        if started.is_none() || !tracing::enabled!(target: "gomap", tracing::Level::INFO) {
             return;
         }
-        let map = table.observer.trace.map();
+        let map = state(table).map();
         tracing::info!(
             name: "growth_abandoned",
             target: "gomap",
