@@ -813,7 +813,7 @@ const MIRI: bool = cfg!(miri);
 fn params() -> Params {
     if MIRI {
         Params {
-            cases: 2,
+            cases: 1,
             key_range: 200,
             min_ops: 120,
             max_ops: 180,

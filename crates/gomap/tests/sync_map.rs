@@ -221,7 +221,12 @@ fn check_against(reference: &dyn MapInterface, ops: &[Op]) -> Result<(), TestCas
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(scale(256, 4) as u32))]
+    // Under Miri, no regression files (reading them needs the file system).
+    #![proptest_config(ProptestConfig {
+        cases: scale(256, 4) as u32,
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
 
     /// Go's TestMapMatchesRWMutex.
     #[test]
