@@ -54,6 +54,35 @@ impl<K, V> Clone for Iter<'_, K, V> {
 
 forward_iterator!(Iter<'a, K, V>, (&'a K, &'a V), |x| x);
 
+/// An iterator over a map's entries in Go's randomized `range` order, from
+/// [`GoMap::range`](crate::GoMap::range).
+///
+/// ```
+/// let map = gomap::GoMap::from([(1, 'a'), (2, 'b')]);
+/// let mut range = map.range();
+/// assert_eq!(range.len(), 2);
+/// let mut seen: Vec<_> = range.collect();
+/// seen.sort();
+/// assert_eq!(seen, [(&1, &'a'), (&2, &'b')]);
+/// ```
+pub struct Range<'a, K, V> {
+    inner: raw::Range<'a, K, V>,
+}
+
+impl<'a, K, V> Range<'a, K, V> {
+    pub(crate) fn new(inner: raw::Range<'a, K, V>) -> Self {
+        Range { inner }
+    }
+}
+
+impl<K, V> Clone for Range<'_, K, V> {
+    fn clone(&self) -> Self {
+        Range { inner: self.inner.clone() }
+    }
+}
+
+forward_iterator!(Range<'a, K, V>, (&'a K, &'a V), |x| x);
+
 /// A mutable iterator over a map's entries, from [`GoMap::iter_mut`](crate::GoMap::iter_mut).
 ///
 /// ```
@@ -264,6 +293,7 @@ macro_rules! debug_rest {
 }
 
 debug_rest!(Iter<'a, K, V>, fmt::Debug, |s| s.clone());
+debug_rest!(Range<'a, K, V>, fmt::Debug, |s| s.clone());
 debug_rest!(IterMut<'a, K, V>, fmt::Debug, |s| s.inner.rest());
 debug_rest!(IntoIter<K, V>, fmt::Debug, |s| s.inner.rest());
 debug_rest!(Drain<'a, K, V>, fmt::Debug, |s| s.inner.rest());

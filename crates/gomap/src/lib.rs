@@ -50,6 +50,44 @@
 //! lets idle time do it: [`GoMap::evacuate_step`] moves a bounded number of buckets,
 //! [`GoMap::finish_growth`] completes the growth.
 //!
+//! # Iterating like Go's `range`
+//!
+//! A Go `range` over a map starts at a random place, so no program comes to depend on an
+//! order, and its body may insert into and delete from the map, even when that makes the
+//! map grow. gomap has both:
+//!
+//! | Go | gomap |
+//! |---|---|
+//! | `for k, v := range m { ... }` (reading) | `for (k, v) in m.range() { ... }` ([`GoMap::range`]; [`GoMap::iter`] is the same walk in a fixed order) |
+//! | `for k := range m { if cond(k) { delete(m, k) } }` | `m.retain(\|k, _\| !cond(k))`, or a cursor as below |
+//! | `for k, v := range m { m[f(k)] = v; delete(m, g(k)) }` | `let mut c = m.cursor(); while let Some((k, v)) = c.next(&mut m) { ... }` ([`Cursor`]) |
+//!
+//! ```
+//! use gomap::GoMap;
+//!
+//! let mut m: GoMap<u32, u32> = (0..1000).map(|k| (k, k)).collect();
+//! let mut cursor = m.cursor();
+//! while let Some((&k, v)) = cursor.next(&mut m) {
+//!     *v *= 2;
+//!     if k < 1000 && k % 10 == 0 {
+//!         m.remove(&(k + 1)); // not produced later
+//!         m.insert(k + 10_000, 0); // produced at most once (or not at all)
+//!     }
+//! }
+//! assert_eq!(m.len(), 1000);
+//! assert_eq!(m[&20], 40);
+//! ```
+//!
+//! A [`Cursor`] holds no borrow of the map; the map goes into each step. Whatever happens
+//! between steps (inserts, removes, updates, [`GoMap::clear`], growths of either kind,
+//! [`GoMap::finish_growth`]), it keeps Go's guarantees: an entry present throughout is
+//! produced exactly once, with its value current at that moment; an entry removed before
+//! the cursor reaches it is not produced; an entry inserted meanwhile is produced at most
+//! once; a key removed and inserted again is a new entry. One difference from Go: Go stops
+//! producing new entries once the map has grown during the loop, a cursor does not, so a
+//! loop that inserts several new keys for every entry it visits runs for as long as it
+//! keeps finding them ahead (each new key at most once).
+//!
 //! # How it works
 //!
 //! A map of `2^b` buckets sends a key to bucket `hash & (2^b - 1)`. Each bucket has eight
@@ -123,6 +161,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod cursor;
 mod entry;
 mod iter;
 mod map;
@@ -134,8 +173,9 @@ mod serde;
 mod stats;
 pub mod sync;
 
+pub use cursor::Cursor;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
-pub use iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+pub use iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Range, Values, ValuesMut};
 pub use map::{DefaultHashBuilder, GoMap};
 #[cfg(feature = "metrics")]
 pub use publish::describe_metrics;

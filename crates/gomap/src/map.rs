@@ -5,8 +5,9 @@ use core::fmt;
 use core::hash::{BuildHasher, Hash, Hasher};
 use core::ops::Index;
 
+use crate::cursor::Cursor;
 use crate::entry::{Entry, OccupiedEntry, VacantEntry};
-use crate::iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+use crate::iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Range, Values, ValuesMut};
 use crate::raw::{self, RawEntry, RawTable};
 use crate::MapStats;
 
@@ -172,7 +173,7 @@ impl<K, V, S> GoMap<K, V, S> {
     }
 
     /// An iterator over `(&K, &V)`. An unchanged map is always visited in the same order;
-    /// Go's randomized order is a separate feature.
+    /// for Go's randomized order, see [`range`](GoMap::range).
     ///
     /// ```
     /// let map: gomap::GoMap<_, _> = [(1, 'a'), (2, 'b')].into_iter().collect();
@@ -195,6 +196,41 @@ impl<K, V, S> GoMap<K, V, S> {
     /// ```
     pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
         IterMut::new(raw::IterMut::new(&mut self.table))
+    }
+
+    /// An iterator over `(&K, &V)` in Go's `range` order: from a random bucket and a random
+    /// slot offset within each bucket, drawn anew on every call, so that no code comes to
+    /// depend on an order. Costs the same as [`iter`](GoMap::iter).
+    ///
+    /// To change the map while walking it, as Go's `range` allows, use a
+    /// [`cursor`](GoMap::cursor).
+    ///
+    /// ```
+    /// let map: gomap::GoMap<_, _> = (0..8).map(|i| (i, i)).collect();
+    /// let firsts: std::collections::HashSet<_> = (0..200).map(|_| *map.range().next().unwrap().0).collect();
+    /// assert!(firsts.len() > 1); // 8 keys in one bucket: each is first 1 time in 8
+    /// assert_eq!(map.range().count(), 8);
+    /// ```
+    pub fn range(&self) -> Range<'_, K, V> {
+        Range::new(raw::Range::new(&self.table))
+    }
+
+    /// A [`Cursor`] over the map: Go's `range` loop, in which the map may be inserted into,
+    /// removed from, updated, cleared and grown between steps, with Go's guarantees (each
+    /// entry present throughout is produced exactly once, with its current value; removed
+    /// entries are not produced; new ones at most once). The cursor holds no borrow.
+    ///
+    /// ```
+    /// let mut map: gomap::GoMap<u32, u32> = (0..1000).map(|k| (k, k)).collect();
+    /// let mut cursor = map.cursor();
+    /// while let Some((&k, v)) = cursor.next(&mut map) {
+    ///     *v += 1;
+    ///     map.remove(&(k ^ 1)); // remove the partner: only one of each pair is produced
+    /// }
+    /// assert_eq!(map.len(), 500);
+    /// ```
+    pub fn cursor(&self) -> Cursor<K, V> {
+        Cursor::new(raw::RawCursor::new(&self.table))
     }
 
     /// An iterator over the keys.
@@ -286,6 +322,15 @@ where
     #[inline]
     fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         make_hash(&self.hash_builder, self.table.seed(), key)
+    }
+
+    /// One step of `cursor` over this map (see [`Cursor::next`]).
+    pub(crate) fn step_cursor(&mut self, cursor: &mut raw::RawCursor<K, V>) -> Option<(&K, &mut V)>
+    where
+        K: Clone,
+    {
+        let hasher = make_hasher(&self.hash_builder, self.table.seed());
+        cursor.next(&mut self.table, hasher, |stored, noted| stored == noted)
     }
 
     /// Makes room for `additional` more entries without a growth.

@@ -269,6 +269,33 @@ impl BitMask {
     }
 }
 
+impl BitMask {
+    /// The set's slots in a rotated order, as Go's range walks a bucket: `offset`,
+    /// `offset + 1`, ..., 7, 0, ..., `offset - 1`.
+    #[inline]
+    pub(crate) fn rotated(self, offset: usize) -> Rotated {
+        debug_assert!(offset < BUCKET_CNT);
+        Rotated { rest: BitMask(self.0.rotate_right(8 * offset as u32)), offset }
+    }
+}
+
+/// A [`BitMask`]'s slots in rotated order (see [`BitMask::rotated`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Rotated {
+    /// The set, rotated so that slot `offset` comes first.
+    rest: BitMask,
+    offset: usize,
+}
+
+impl Iterator for Rotated {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        self.rest.next().map(|i| (i + self.offset) % BUCKET_CNT)
+    }
+}
+
 impl Iterator for BitMask {
     type Item = usize;
 

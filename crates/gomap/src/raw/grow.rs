@@ -47,7 +47,7 @@ impl Destinations {
 }
 
 /// The next free slot of an evacuation destination chain.
-struct Cursor<K, V> {
+struct NextFree<K, V> {
     bucket: BucketRef<K, V>,
     index: usize,
 }
@@ -155,8 +155,9 @@ impl<K, V> RawTable<K, V> {
             }
         }
 
-        let mut x = Cursor { bucket: self.buckets.bucket(oi), index: 0 };
-        let mut y = Cursor { bucket: self.buckets.bucket(if doubling { oi + newbit } else { oi }), index: 0 };
+        self.cursor.entries_moved();
+        let mut x = NextFree { bucket: self.buckets.bucket(oi), index: 0 };
+        let mut y = NextFree { bucket: self.buckets.bucket(if doubling { oi + newbit } else { oi }), index: 0 };
         let mut moved = 0;
         let mut b = Some(head);
         while let Some(bucket) = b {
@@ -179,8 +180,8 @@ impl<K, V> RawTable<K, V> {
                     dst.index = 0;
                 }
                 // SAFETY: the destination is a live bucket of the new array, empty where the
-                // cursor points (invariant 6: the new buckets fed by an unevacuated old chain
-                // are empty, and the cursors only move forward). The entry is moved bitwise
+                // `NextFree` points (invariant 6: the new buckets fed by an unevacuated old chain
+                // are empty, and those only move forward). The entry is moved bitwise
                 // exactly once: its old slot is marked evacuated above, so the old copy is
                 // never read, dropped or moved again.
                 unsafe {
@@ -242,6 +243,8 @@ impl<K, V> RawTable<K, V> {
         // The counters stay with the map.
         self.note_bulk_resize();
         mem::swap(&mut resized.observer, &mut self.observer);
+        mem::swap(&mut resized.cursor, &mut self.cursor);
+        resized.cursor.entries_moved();
         for (from, hash) in self.raw_iter().zip(hashes) {
             let to = resized.insert_slot(hash);
             // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each

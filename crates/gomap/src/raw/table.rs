@@ -10,6 +10,7 @@ use core::ptr;
 
 use super::alloc::{alloc_lone, free_lone, lone_bytes, ArrayView, BucketArray, RETIRE_STEP};
 use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
+use super::cursor::CursorTag;
 use super::observe::Observer;
 use super::random_u64;
 
@@ -190,6 +191,8 @@ pub(crate) struct RawTable<K, V> {
     pub(super) tombstones: usize,
     /// Growth counters and events (`observe`).
     pub(super) observer: Observer,
+    /// Identity and slot-layout generation, for cursors (`cursor`).
+    pub(super) cursor: CursorTag,
     pub(super) marker: PhantomData<(K, V)>,
 }
 
@@ -228,6 +231,7 @@ impl<K, V> RawTable<K, V> {
             retired: None,
             tombstones: 0,
             observer: Observer::default(),
+            cursor: CursorTag::new(),
             marker: PhantomData,
         }
     }
@@ -513,6 +517,7 @@ impl<K, V> RawTable<K, V> {
         let entry = unsafe { (slot.key().read(), slot.value().read()) };
         slot.set_tophash(EMPTY_ONE);
         self.tombstones += 1;
+        self.cursor.entries_moved();
         let array = self.buckets.view();
         let Slot { bucket: mut b, index: mut i } = slot;
         let next_is_rest = if i == BUCKET_CNT - 1 {
@@ -573,6 +578,7 @@ impl<K, V> RawTable<K, V> {
     /// counters and draws a new seed.
     pub(crate) fn reset_empty(&mut self) {
         self.note_growth_abandoned("clear");
+        self.cursor.entries_moved();
         self.free_lone_overflow();
         self.old = None;
         self.retired = None;

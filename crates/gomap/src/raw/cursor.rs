@@ -1,0 +1,328 @@
+//! The cursor: a position in a table that survives any mutation between two steps.
+//!
+//! # Position
+//!
+//! A cursor does not remember buckets, which growth replaces, but a point of *hash space*,
+//! in an order in which every bucket of every array is an interval. The cursor fixes
+//! `base_b`, the `b` of the smallest array present when it is made, and orders hashes by
+//! their low `base_b` bits (the bucket index in that array), then by their remaining bits
+//! read backwards. A bucket `j` of an array of `2^b` buckets (`b >= base_b`) then holds
+//! exactly the hashes of one aligned interval of that order, and the buckets of a bigger
+//! array split those of a smaller one. Growth (doubling or same-size), evacuation and
+//! clearing never move a key out of its interval; only the hash seed could, and the seed
+//! changes only when the table is empty. As long as the map keeps its size, the walk visits
+//! buckets in index order, so it reads memory sequentially, as `iter` does.
+//!
+//! The cursor walks the order once around, from a random bucket, a few intervals at a time.
+//! Entering them, it takes a copy of the keys found there (in the chain that holds them
+//! now: the unevacuated old chain, or the current one) and notes the chains' occupied
+//! slots. Each step produces the next noted key that is still in the map, with its current
+//! value. So:
+//!
+//! 1. an entry present at creation and never removed is in exactly one interval and is
+//!    noted and produced exactly once;
+//! 2. an entry removed before the cursor produces it is not found, so not produced;
+//! 3. an entry inserted later is produced only if its interval is entered after the
+//!    insert, and then once;
+//! 4. a key removed and inserted again is looked up afresh: a new entry, same rules.
+//!
+//! An interval is always a whole bucket of whichever array holds it: the walk starts at a
+//! bucket boundary of the smallest array present, arrays only get bigger, and an old chain,
+//! once evacuated, stays evacuated until its growth ends.
+//!
+//! # Soundness
+//!
+//! The slots noted on entry are used directly only while the table's *generation* is the
+//! one seen on entry. Every operation that moves or removes an entry, or frees memory that
+//! still held entries, advances the generation (removal, evacuation, resize, clear); inserts
+//! do not, since they only fill empty slots, which the noted occupancy masks leave out.
+//! Once the generation has moved, each remaining key is looked up again. A cursor holds no
+//! pointer it follows without the table, which the caller passes in exclusively, and whose
+//! identity is checked first.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::alloc::ArrayView;
+use super::bucket::{BitMask, BucketRef, Rotated, BUCKET_CNT};
+use super::random_u64;
+use super::table::{RawTable, Slot};
+
+/// The number of points in the walk order (`2^64`): the end of a walk.
+const WALK_END: u128 = 1 << 64;
+
+/// Entering stops after the interval that brings the noted keys to this many, so that the
+/// fixed cost of entering is shared by several buckets' entries.
+const NOTE_KEYS: usize = 32;
+
+/// ... or after this many buckets (for sparse maps).
+const NOTE_BUCKETS: usize = 16;
+
+/// The low `b` bits of the hashes at walk point `point`, for any `b` up to the bits the
+/// point fixes: the point's top `base_b` bits are the low hash bits, in order, and its
+/// other bits are the hash's next ones, reversed.
+#[inline]
+fn hash_bits_at(point: u64, base_b: u8) -> u64 {
+    let low = if base_b == 0 { 0 } else { point >> (64 - base_b) };
+    let rest = point & (u64::MAX >> base_b);
+    // Most walks see only the array they began with: then `rest` is 0 (and reversing bits
+    // is a long instruction sequence on x86).
+    if rest == 0 {
+        low
+    } else {
+        low | rest.reverse_bits()
+    }
+}
+
+/// A table's identity for cursors, and the generation of its slot layout.
+pub(crate) struct CursorTag {
+    /// A process-unique number, given the first time a cursor is made (0: none yet).
+    id: AtomicU64,
+    /// Advanced whenever an entry moves or leaves the table.
+    generation: u64,
+}
+
+impl CursorTag {
+    pub(super) fn new() -> Self {
+        CursorTag { id: AtomicU64::new(0), generation: 0 }
+    }
+
+    /// Entries moved or left: slots noted by cursors are no longer to be trusted.
+    #[inline]
+    pub(super) fn entries_moved(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// The table's identity, drawn on first use. Tables never share one: a copy or a new
+    /// table starts without.
+    fn id(&self) -> u64 {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = self.id.load(Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+        let fresh = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        match self.id.compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => fresh,
+            Err(drawn_meanwhile) => drawn_meanwhile,
+        }
+    }
+}
+
+/// The state of a cursor (see the module documentation).
+pub(crate) struct RawCursor<K, V> {
+    /// The identity of the table the cursor walks.
+    table: u64,
+    /// The table's seed when last seen; a new one means the table was empty meanwhile.
+    seed: u64,
+    /// The `b` of the smallest array when the cursor was made: it fixes the walk order.
+    base_b: u8,
+    /// Where in the walk order the walk started.
+    start: u64,
+    /// Offset from `start` of the first point not yet walked (`WALK_END`: finished).
+    walked: u128,
+    /// The end offset of the intervals entered, while inside them.
+    interval_end: Option<u128>,
+    /// The keys of the intervals entered, in walk order; those from `next_key` on are not
+    /// produced yet.
+    keys: Vec<K>,
+    next_key: usize,
+    /// The intervals' chains as they were on entry: each bucket with its occupied slots.
+    chain: Vec<(BucketRef<K, V>, BitMask)>,
+    /// Where the walk of `chain` is: the bucket, and its slots not yet produced. Valid
+    /// while the table's generation is `generation` (nothing moved or left since).
+    bucket: usize,
+    slots: Rotated,
+    generation: u64,
+    /// The slot rotation inside each bucket, as in Go's range (0..8).
+    offset: usize,
+}
+
+impl<K, V> RawCursor<K, V> {
+    /// A cursor at a random point of `table`.
+    pub(crate) fn new(table: &RawTable<K, V>) -> Self {
+        let r = random_u64();
+        // A bucket boundary of the smallest array present: then every interval the walk
+        // enters is a whole bucket of the array that holds it.
+        let base_b = if table.is_growing() && !table.same_size_grow { table.b - 1 } else { table.b };
+        RawCursor {
+            table: table.cursor.id(),
+            seed: table.seed,
+            base_b,
+            start: if base_b == 0 { 0 } else { r & !(u64::MAX >> base_b) },
+            walked: 0,
+            interval_end: None,
+            keys: Vec::new(),
+            next_key: 0,
+            chain: Vec::new(),
+            bucket: 0,
+            slots: BitMask::EMPTY.rotated(0),
+            generation: 0,
+            offset: (r % BUCKET_CNT as u64) as usize,
+        }
+    }
+
+    /// The next entry of the walk, with its current value. `hash` must be the table's hash
+    /// function under its current seed, and `eq` the key equality.
+    ///
+    /// # Panics
+    ///
+    /// If `table` is not the table the cursor was made from.
+    #[inline]
+    pub(crate) fn next<'a>(
+        &mut self,
+        table: &'a mut RawTable<K, V>,
+        hash: impl Fn(&K) -> u64,
+        eq: impl Fn(&K, &K) -> bool,
+    ) -> Option<(&'a K, &'a mut V)>
+    where
+        K: Clone,
+    {
+        // The common step: same table, nothing moved or left since the intervals were
+        // entered, and a noted key left to produce.
+        let unchanged = table.cursor.generation == self.generation && table.seed == self.seed;
+        if unchanged && table.cursor.id.load(Ordering::Relaxed) == self.table && self.next_key < self.keys.len() {
+            self.next_key += 1;
+            let slot = self.next_noted_slot();
+            // SAFETY: as in `next_slow`, first branch.
+            return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
+        }
+        self.next_slow(table, hash, eq)
+    }
+
+    /// [`next`](RawCursor::next) in full: identity check, seed change, lookups of noted
+    /// keys after the table changed, and entering the next interval.
+    fn next_slow<'a>(
+        &mut self,
+        table: &'a mut RawTable<K, V>,
+        hash: impl Fn(&K) -> u64,
+        eq: impl Fn(&K, &K) -> bool,
+    ) -> Option<(&'a K, &'a mut V)>
+    where
+        K: Clone,
+    {
+        assert!(
+            table.cursor.id.load(Ordering::Relaxed) == self.table,
+            "gomap::Cursor::next: called with a map other than the one the cursor came from"
+        );
+        if table.seed != self.seed {
+            // The table was empty since the last step: every noted key was removed, and
+            // whatever is there now was inserted after the cursor was made.
+            self.next_key = self.keys.len();
+            self.seed = table.seed;
+        }
+        loop {
+            if self.interval_end.is_some() && self.next_key < self.keys.len() {
+                let slot = if table.cursor.generation == self.generation {
+                    self.next_key += 1;
+                    self.next_noted_slot()
+                } else {
+                    let key = &self.keys[self.next_key];
+                    self.next_key += 1;
+                    match table.find(hash(key), |stored| eq(stored, key)) {
+                        Some(slot) => slot,
+                        // Removed before the cursor reached it.
+                        None => continue,
+                    }
+                };
+                // SAFETY: `slot` is occupied: either nothing moved or left the table since
+                // the interval was entered (same generation), so the slots noted then still
+                // hold their entries, or it was just found. The table is borrowed
+                // exclusively for 'a, and one entry is handed out per borrow.
+                return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
+            }
+            if let Some(end) = self.interval_end.take() {
+                self.walked = end;
+            }
+            if self.walked == WALK_END {
+                return None;
+            }
+            self.enter(table);
+        }
+    }
+
+    /// The slot of the next noted key, by replaying the walk of the chain as it was on
+    /// entry (only while the generation is unchanged).
+    #[inline]
+    fn next_noted_slot(&mut self) -> Slot<K, V> {
+        loop {
+            if let Some(index) = self.slots.next() {
+                return Slot { bucket: self.chain[self.bucket].0, index };
+            }
+            self.bucket += 1;
+            self.slots = self.chain[self.bucket].1.rotated(self.offset);
+        }
+    }
+
+    /// Notes the keys of the next intervals of the walk: at least one, and more until
+    /// `NOTE_KEYS` keys or `NOTE_BUCKETS` buckets are noted.
+    fn enter(&mut self, table: &RawTable<K, V>)
+    where
+        K: Clone,
+    {
+        // If `K::clone` panics below, the cursor stays outside any interval (and enters
+        // these again on the next step), with no slots to replay.
+        self.slots = BitMask::EMPTY.rotated(0);
+        self.keys.clear();
+        self.chain.clear();
+        self.next_key = 0;
+        let mut end = self.walked;
+        loop {
+            let point = self.start.wrapping_add(end as u64);
+            let (chain, b) = table.chain_at(hash_bits_at(point, self.base_b));
+            let width = WALK_END >> b;
+            debug_assert!(
+                b >= self.base_b && end & (width - 1) == 0,
+                "gomap internal error: cursor position {point:#x} inside a bucket of 2^{b} (maps never shrink)"
+            );
+            if let Some((array, head)) = chain {
+                let mut bucket = Some(head);
+                while let Some(b) = bucket {
+                    let occupied = b.group().match_occupied();
+                    for index in occupied.rotated(self.offset) {
+                        // SAFETY: an occupied slot of a chain of `table`, which is borrowed.
+                        self.keys.push(unsafe { &*b.key_ptr(index) }.clone());
+                    }
+                    self.chain.push((b, occupied));
+                    bucket = array.next(b);
+                }
+            }
+            end += width;
+            if end == WALK_END || self.keys.len() >= NOTE_KEYS || self.chain.len() >= NOTE_BUCKETS {
+                break;
+            }
+        }
+        if let Some(&(_, first)) = self.chain.first() {
+            self.bucket = 0;
+            self.slots = first.rotated(self.offset);
+        }
+        self.generation = table.cursor.generation;
+        self.interval_end = Some(end);
+    }
+}
+
+/// A chain: its array, and its first bucket.
+type Chain<K, V> = (ArrayView<K, V>, BucketRef<K, V>);
+
+impl<K, V> RawTable<K, V> {
+    /// The chain that holds the keys whose hashes have these low bits (as many as the
+    /// current array uses), and the `b` of its array; `None` while nothing is allocated.
+    fn chain_at(&self, hash_bits: u64) -> (Option<Chain<K, V>>, u8) {
+        if self.buckets.is_unallocated() {
+            return (None, self.b);
+        }
+        let bucket = hash_bits as usize & self.mask();
+        if let Some(old) = &self.old {
+            let oi = bucket & (self.old_buckets() - 1);
+            if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
+                return (Some((old.view(), old.bucket(oi))), old.b());
+            }
+        }
+        (Some((self.buckets.view(), self.buckets.bucket(bucket))), self.b)
+    }
+}
+
+// SAFETY: a cursor owns its noted keys; its slot pointers are only followed with the table
+// borrowed exclusively, so it can move to whichever thread holds the table.
+unsafe impl<K: Send, V> Send for RawCursor<K, V> {}
+// SAFETY: `&RawCursor` reads nothing through its pointers.
+unsafe impl<K: Sync, V> Sync for RawCursor<K, V> {}
