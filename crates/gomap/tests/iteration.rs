@@ -7,7 +7,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use common::{clusters_of_32, config, five_hashes, low_bits_zero, FnBuild, MIRI};
+use common::{clusters_of_32, config, five_hashes, generation_32, low_bits_zero, FnBuild, MIRI};
 use gomap::GoMap;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -229,7 +229,8 @@ fn cursor_without_changes_produces_every_entry_once() {
 
 #[test]
 fn cursor_values_are_current_and_writable() {
-    let mut map = filled(200);
+    let n = if MIRI { 40 } else { 200 };
+    let mut map = filled(n);
     let mut cursor = map.cursor();
     let mut produced = HashSet::new();
     while let Some((&k, v)) = cursor.next(&mut map) {
@@ -238,11 +239,11 @@ fn cursor_values_are_current_and_writable() {
         *v = 0;
         produced.insert(k);
         // Update every even key not produced yet: the cursor must show the update.
-        for j in (0..200).step_by(2).filter(|j| !produced.contains(j)) {
+        for j in (0..n).step_by(2).filter(|j| !produced.contains(j)) {
             map.insert(j, 10 * j + 1);
         }
     }
-    assert_eq!(produced.len(), 200);
+    assert_eq!(produced.len() as u64, n);
     assert!(map.values().all(|&v| v == 0), "a write through the cursor was lost");
 }
 
@@ -332,36 +333,40 @@ fn cursor_made_mid_growth_finished_by_absent_removes() {
     assert_eq!(seen.len(), 104);
 }
 
-/// Every growth path runs between steps: doubling, same-size, evacuate_step, finish_growth.
+/// Same-size growths between steps: entries present throughout are produced exactly once.
+/// (The setting of `differential::same_size_growth_under_fifo_churn`: 8 buckets, keys in
+/// generations of 32 per bucket, a FIFO window that keeps the count below the doubling
+/// bound while chains keep growing overflow buckets.)
 #[test]
 fn cursor_survives_same_size_growth() {
-    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(clusters_of_32));
-    for k in 0..40 {
+    const KEPT: u64 = 12;
+    const WINDOW: u64 = 36;
+    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(generation_32));
+    for k in 0..KEPT {
         map.insert(k, 10 * k);
     }
     let mut cursor = map.cursor();
-    let present: HashSet<u64> = (0..40).collect();
     let mut produced = HashMap::<u64, usize>::new();
-    let mut next_key = 40;
+    let mut next_key = 32;
     let mut same_size = 0;
-    // FIFO churn over the keys not from the start: the original 40 stay.
     while let Some((&k, &mut v)) = cursor.next(&mut map) {
         assert_eq!(v, 10 * k);
         *produced.entry(k).or_default() += 1;
-        for _ in 0..if MIRI { 3 } else { 30 } {
+        for _ in 0..if MIRI { 10 } else { 40 } {
             map.insert(next_key, 10 * next_key);
-            if next_key >= 80 {
-                map.remove(&(next_key - 40));
+            if next_key >= 32 + WINDOW {
+                map.remove(&(next_key - WINDOW));
             }
             next_key += 1;
             let s = map.stats();
+            assert_eq!(s.b, 3, "the count must stay below the doubling bound");
             same_size += usize::from(s.growing && s.same_size_growth);
         }
         map.check_invariants();
     }
     assert!(same_size > 0, "no same-size growth during the walk");
-    for k in &present {
-        assert_eq!(produced.get(k), Some(&1), "key {k}");
+    for k in 0..KEPT {
+        assert_eq!(produced.get(&k), Some(&1), "key {k}");
     }
     assert!(produced.values().all(|&c| c == 1));
 }
@@ -707,6 +712,8 @@ impl<S: BuildHasher> Model<S> {
     }
 }
 
+/// Runs `cases` random op sequences (after `prelude`) over maps of `initial` entries, with
+/// keys below `keys`; returns the same-size growths seen during churn.
 fn run_model<S: BuildHasher + Clone>(
     cases: u32,
     hasher: S,
@@ -714,6 +721,7 @@ fn run_model<S: BuildHasher + Clone>(
     keys: u64,
     max_grow: u16,
     ops: usize,
+    prelude: &[Op],
 ) -> usize {
     let mut runner = TestRunner::new(config(cases));
     let seen = std::cell::Cell::new(0);
@@ -722,7 +730,7 @@ fn run_model<S: BuildHasher + Clone>(
         .run(&strategy, |(n, ops)| {
             // Initial keys above the random key range; fresh keys above those.
             let mut model = Model::new(GoMap::with_hasher(hasher.clone()), n, keys);
-            for op in &ops {
+            for op in prelude.iter().chain(&ops) {
                 model.apply(op);
             }
             seen.set(seen.get() + model.finish());
@@ -735,36 +743,37 @@ fn run_model<S: BuildHasher + Clone>(
 #[test]
 fn cursor_model_default_hasher() {
     if MIRI {
-        run_model(2, gomap::DefaultHashBuilder::default(), 0..60, 40, 40, 40);
+        run_model(2, gomap::DefaultHashBuilder::default(), 0..60, 40, 40, 40, &[]);
     } else {
-        run_model(64, gomap::DefaultHashBuilder::default(), 0..1500, 300, 400, 120);
+        run_model(64, gomap::DefaultHashBuilder::default(), 0..1500, 300, 400, 120, &[]);
     }
 }
 
 #[test]
 fn cursor_model_one_chain() {
     if MIRI {
-        run_model(2, FnBuild(low_bits_zero), 0..30, 30, 20, 30);
+        run_model(2, FnBuild(low_bits_zero), 0..30, 30, 20, 30, &[]);
     } else {
-        run_model(32, FnBuild(low_bits_zero), 0..200, 100, 100, 80);
+        run_model(32, FnBuild(low_bits_zero), 0..200, 100, 100, 80, &[]);
     }
 }
 
 #[test]
 fn cursor_model_equal_hashes() {
     if MIRI {
-        run_model(2, FnBuild(five_hashes), 0..25, 25, 15, 30);
+        run_model(2, FnBuild(five_hashes), 0..25, 25, 15, 30, &[]);
     } else {
-        run_model(32, FnBuild(five_hashes), 0..150, 60, 60, 80);
+        run_model(32, FnBuild(five_hashes), 0..150, 60, 60, 80, &[]);
     }
 }
 
 #[test]
 fn cursor_model_same_size_growth() {
+    // Churn through new clusters early in every walk, so that the overflow buckets pile up.
     let seen = if MIRI {
-        run_model(2, FnBuild(clusters_of_32), 20..60, 16, 60, 30)
+        run_model(2, FnBuild(clusters_of_32), 10..20, 16, 60, 30, &[Op::Step(2, false), Op::Churn(200)])
     } else {
-        run_model(32, FnBuild(clusters_of_32), 40..300, 64, 400, 80)
+        run_model(32, FnBuild(clusters_of_32), 40..300, 64, 400, 80, &[Op::Step(2, false), Op::Churn(800)])
     };
     assert!(seen > 0, "no same-size growth happened during a walk");
 }

@@ -339,6 +339,11 @@ mod tests {
             assert_eq!(g.match_empty_rest().collect::<Vec<_>>(), expect(&|b| b == 0));
             assert_eq!(g.match_empty().collect::<Vec<_>>(), expect(&|b| b <= 1));
             assert_eq!(g.match_occupied().collect::<Vec<_>>(), expect(&|b| b >= 5));
+            // Rotated: the same slots, from `offset` on, wrapping around.
+            let offset = round % BUCKET_CNT;
+            let rotated: Vec<usize> = g.match_occupied().rotated(offset).collect();
+            let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| bytes[i] >= 5).collect();
+            assert_eq!(rotated, wanted);
         }
     }
 

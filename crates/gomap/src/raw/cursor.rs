@@ -52,10 +52,10 @@ const WALK_END: u128 = 1 << 64;
 
 /// Entering stops after the interval that brings the noted keys to this many, so that the
 /// fixed cost of entering is shared by several buckets' entries.
-const NOTE_KEYS: usize = 32;
+const NOTE_KEYS: usize = 64;
 
 /// ... or after this many buckets (for sparse maps).
-const NOTE_BUCKETS: usize = 16;
+const NOTE_BUCKETS: usize = 32;
 
 /// The low `b` bits of the hashes at walk point `point`, for any `b` up to the bits the
 /// point fixes: the point's top `base_b` bits are the low hash bits, in order, and its
@@ -178,8 +178,9 @@ impl<K, V> RawCursor<K, V> {
         K: Clone,
     {
         // The common step: same table, nothing moved or left since the intervals were
-        // entered, and a noted key left to produce.
-        let unchanged = table.cursor.generation == self.generation && table.seed == self.seed;
+        // entered (so the seed is unchanged too: it changes only when the last entry
+        // leaves), and a noted key left to produce.
+        let unchanged = table.cursor.generation == self.generation;
         if unchanged && table.cursor.id.load(Ordering::Relaxed) == self.table && self.next_key < self.keys.len() {
             self.next_key += 1;
             let slot = self.next_noted_slot();
