@@ -20,6 +20,11 @@ macro_rules! forward_iterator {
             fn size_hint(&self) -> (usize, Option<usize>) {
                 self.inner.size_hint()
             }
+
+            #[inline]
+            fn fold<B, F: FnMut(B, $item) -> B>(self, init: B, mut f: F) -> B {
+                self.inner.fold(init, move |acc, $x| f(acc, $map))
+            }
         }
 
         impl<$($lt,)? $($p),*> ExactSizeIterator for $name<$($lt,)? $($p),*> {}

@@ -212,7 +212,7 @@ impl<K, V, S> GoMap<K, V, S> {
     /// assert_eq!(map.range().count(), 8);
     /// ```
     pub fn range(&self) -> Range<'_, K, V> {
-        Range::new(raw::Range::new(&self.table))
+        Range::new(raw::Range::start(&self.table))
     }
 
     /// A [`Cursor`] over the map: Go's `range` loop, in which the map may be inserted into,

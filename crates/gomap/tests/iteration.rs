@@ -82,6 +82,34 @@ fn range_mid_growth_and_same_size_growth() {
     assert!(same_size_seen > 0, "no same-size growth happened");
 }
 
+/// `fold` (behind `sum`, `count`, `for_each`, ...) walks like `next`, also when it takes
+/// over a walk that `next` began, mid-growth included.
+#[test]
+fn fold_agrees_with_next() {
+    let mut map = GoMap::new();
+    for k in 0..if MIRI { 200 } else { 2000 } {
+        map.insert(k, k);
+        if k % 37 != 0 {
+            continue;
+        }
+        for skip in [0, 1, 5, 13] {
+            let mut by_next = map.iter();
+            let mut by_fold = map.iter();
+            by_next.nth(skip.min(map.len()).saturating_sub(1));
+            by_fold.nth(skip.min(map.len()).saturating_sub(1));
+            let rest: Vec<_> = by_next.by_ref().map(|(&k, _)| k).collect::<Vec<_>>();
+            let mut folded = Vec::new();
+            by_fold.fold((), |(), (&k, _)| folded.push(k));
+            assert_eq!(rest, folded, "iter, skip {skip}");
+            let mut range = map.range();
+            let mut produced: Vec<_> = range.by_ref().take(skip).map(|(&k, _)| k).collect();
+            range.fold((), |(), (&k, _)| produced.push(k));
+            produced.sort_unstable();
+            assert_eq!(produced, (0..=k).collect::<Vec<_>>(), "range, skip {skip}");
+        }
+    }
+}
+
 /// Go's TestMapIterOrder: for n = 3, 7, 9, 15, repeated ranges show more than one order.
 #[test]
 fn range_order_varies() {

@@ -270,29 +270,12 @@ impl BitMask {
 }
 
 impl BitMask {
-    /// The set's slots in a rotated order, as Go's range walks a bucket: `offset`,
-    /// `offset + 1`, ..., 7, 0, ..., `offset - 1`.
+    /// The set turned so that slot `offset` comes first, as Go's range walks a bucket:
+    /// position `i` of the result is slot `(i + offset) % 8`.
     #[inline]
-    pub(crate) fn rotated(self, offset: usize) -> Rotated {
+    pub(crate) fn rotate(self, offset: usize) -> BitMask {
         debug_assert!(offset < BUCKET_CNT);
-        Rotated { rest: BitMask(self.0.rotate_right(8 * offset as u32)), offset }
-    }
-}
-
-/// A [`BitMask`]'s slots in rotated order (see [`BitMask::rotated`]).
-#[derive(Clone, Copy)]
-pub(crate) struct Rotated {
-    /// The set, rotated so that slot `offset` comes first.
-    rest: BitMask,
-    offset: usize,
-}
-
-impl Iterator for Rotated {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        self.rest.next().map(|i| (i + self.offset) % BUCKET_CNT)
+        BitMask(self.0.rotate_right(8 * offset as u32))
     }
 }
 
@@ -341,7 +324,7 @@ mod tests {
             assert_eq!(g.match_occupied().collect::<Vec<_>>(), expect(&|b| b >= 5));
             // Rotated: the same slots, from `offset` on, wrapping around.
             let offset = round % BUCKET_CNT;
-            let rotated: Vec<usize> = g.match_occupied().rotated(offset).collect();
+            let rotated: Vec<usize> = g.match_occupied().rotate(offset).map(|i| (i + offset) % 8).collect();
             let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| bytes[i] >= 5).collect();
             assert_eq!(rotated, wanted);
         }

@@ -43,7 +43,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::alloc::ArrayView;
-use super::bucket::{BitMask, BucketRef, Rotated, BUCKET_CNT};
+use super::bucket::{BitMask, BucketRef, BUCKET_CNT};
 use super::random_u64;
 use super::table::{RawTable, Slot};
 
@@ -128,10 +128,11 @@ pub(crate) struct RawCursor<K, V> {
     next_key: usize,
     /// The intervals' chains as they were on entry: each bucket with its occupied slots.
     chain: Vec<(BucketRef<K, V>, BitMask)>,
-    /// Where the walk of `chain` is: the bucket, and its slots not yet produced. Valid
-    /// while the table's generation is `generation` (nothing moved or left since).
+    /// Where the walk of `chain` is: the bucket, and its slots not yet produced (rotated by
+    /// `offset`). Valid while the table's generation is `generation` (nothing moved or left
+    /// since).
     bucket: usize,
-    slots: Rotated,
+    slots: BitMask,
     generation: u64,
     /// The slot rotation inside each bucket, as in Go's range (0..8).
     offset: usize,
@@ -155,7 +156,7 @@ impl<K, V> RawCursor<K, V> {
             next_key: 0,
             chain: Vec::new(),
             bucket: 0,
-            slots: BitMask::EMPTY.rotated(0),
+            slots: BitMask::EMPTY,
             generation: 0,
             offset: (r % BUCKET_CNT as u64) as usize,
         }
@@ -246,11 +247,11 @@ impl<K, V> RawCursor<K, V> {
     #[inline]
     fn next_noted_slot(&mut self) -> Slot<K, V> {
         loop {
-            if let Some(index) = self.slots.next() {
-                return Slot { bucket: self.chain[self.bucket].0, index };
+            if let Some(i) = self.slots.next() {
+                return Slot { bucket: self.chain[self.bucket].0, index: (i + self.offset) % BUCKET_CNT };
             }
             self.bucket += 1;
-            self.slots = self.chain[self.bucket].1.rotated(self.offset);
+            self.slots = self.chain[self.bucket].1.rotate(self.offset);
         }
     }
 
@@ -262,7 +263,7 @@ impl<K, V> RawCursor<K, V> {
     {
         // If `K::clone` panics below, the cursor stays outside any interval (and enters
         // these again on the next step), with no slots to replay.
-        self.slots = BitMask::EMPTY.rotated(0);
+        self.slots = BitMask::EMPTY;
         self.keys.clear();
         self.chain.clear();
         self.next_key = 0;
@@ -279,7 +280,7 @@ impl<K, V> RawCursor<K, V> {
                 let mut bucket = Some(head);
                 while let Some(b) = bucket {
                     let occupied = b.group().match_occupied();
-                    for index in occupied.rotated(self.offset) {
+                    for index in occupied.rotate(self.offset).map(|i| (i + self.offset) % BUCKET_CNT) {
                         // SAFETY: an occupied slot of a chain of `table`, which is borrowed.
                         self.keys.push(unsafe { &*b.key_ptr(index) }.clone());
                     }
@@ -294,7 +295,7 @@ impl<K, V> RawCursor<K, V> {
         }
         if let Some(&(_, first)) = self.chain.first() {
             self.bucket = 0;
-            self.slots = first.rotated(self.offset);
+            self.slots = first.rotate(self.offset);
         }
         self.generation = table.cursor.generation;
         self.interval_end = Some(end);

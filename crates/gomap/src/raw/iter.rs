@@ -5,54 +5,131 @@
 //! the current array. By invariant 6 a current chain fed by an unevacuated old chain is
 //! empty, so every entry is visited exactly once without re-hashing, and an unchanged
 //! table is always walked in the same order.
+//!
+//! Go's `range` order (`RawIter<_, _, true>`) is the same walk turned, as Go's
+//! `mapiterinit` does: each array's chains from a random one on, wrapping around, and each
+//! bucket's slots from a random offset, the same for every bucket. (Go reads an unevacuated
+//! old chain twice, at both new buckets it feeds, re-hashing every key to keep the right
+//! half; here it is read once, before the current array, which needs no hashing.)
 
 use core::iter::FusedIterator;
 use core::marker::PhantomData;
 use core::mem;
 
 use super::alloc::ArrayView;
-use super::bucket::{BitMask, BucketRef, EMPTY_ONE};
+use super::bucket::{BitMask, BucketRef, BUCKET_CNT, EMPTY_ONE};
+use super::random_u64;
 use super::table::{InsertPos, RawTable, Slot};
 
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
-pub(crate) struct RawIter<K, V> {
+///
+/// With `RANDOM` the walk is Go's `range` (see [`super::range`]): each array's chains from a
+/// random one on, wrapping around, and every bucket's slots from a random offset.
+pub(crate) struct RawIter<K, V, const RANDOM: bool = false> {
     old: ArrayView<K, V>,
+    /// The next old chain, the range of old chains to walk, and how many are left.
     old_next: usize,
+    old_begin: usize,
     old_end: usize,
+    old_left: usize,
     new: ArrayView<K, V>,
+    /// The next current chain, the current array's index mask, and how many are left.
     new_next: usize,
-    new_end: usize,
+    new_mask: usize,
+    new_left: usize,
     /// The bucket being walked, and whether it belongs to the old array.
     bucket: Option<(BucketRef<K, V>, bool)>,
+    /// The bucket's slots not yet produced, rotated by `offset` when `RANDOM`.
     occupied: BitMask,
+    offset: usize,
     remaining: usize,
 }
 
-impl<K, V> Clone for RawIter<K, V> {
+impl<K, V, const RANDOM: bool> Clone for RawIter<K, V, RANDOM> {
     fn clone(&self) -> Self {
         RawIter { ..*self }
     }
 }
 
-impl<K, V> RawTable<K, V> {
-    /// A walk over every live slot.
-    pub(crate) fn raw_iter(&self) -> RawIter<K, V> {
-        let (old, old_next, old_end) = match &self.old {
-            Some(old) => (old.view(), self.nevacuate, self.old_buckets()),
+impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
+    /// A walk over `table` from old chain `old_start` and current chain `new_start` (both
+    /// reduced to the chains there are), slots rotated by `offset` (`RANDOM` only).
+    fn over(table: &RawTable<K, V>, old_start: usize, new_start: usize, offset: usize) -> Self {
+        let (old, old_begin, old_end) = match &table.old {
+            // Chains below the mark are evacuated (and their memory may be gone).
+            Some(old) => (old.view(), table.nevacuate, table.old_buckets()),
             None => (ArrayView::EMPTY, 0, 0),
         };
+        let old_left = old_end - old_begin;
+        let buckets = table.regular_buckets();
         RawIter {
             old,
-            old_next,
+            old_next: if old_left == 0 { 0 } else { old_begin + old_start % old_left },
+            old_begin,
             old_end,
-            new: self.buckets.view(),
-            new_next: 0,
-            new_end: self.regular_buckets(),
+            old_left,
+            new: table.buckets.view(),
+            new_next: new_start & buckets.wrapping_sub(1),
+            new_mask: buckets.wrapping_sub(1),
+            new_left: buckets,
             bucket: None,
             occupied: BitMask::EMPTY,
-            remaining: self.count,
+            offset,
+            remaining: table.count,
         }
+    }
+
+    /// The next chain to walk: the unevacuated old chains first, then the current ones.
+    #[inline]
+    fn next_chain(&mut self) -> Option<(BucketRef<K, V>, bool)> {
+        if self.old_left > 0 {
+            self.old_left -= 1;
+            let i = self.old_next;
+            self.old_next = if i + 1 == self.old_end { self.old_begin } else { i + 1 };
+            Some((self.old.bucket(i), true))
+        } else if self.new_left > 0 {
+            self.new_left -= 1;
+            let j = self.new_next;
+            self.new_next = (j + 1) & self.new_mask;
+            Some((self.new.bucket(j), false))
+        } else {
+            None
+        }
+    }
+
+    /// The occupied slots of `bucket`, in walk order.
+    #[inline]
+    fn slots_of(&self, bucket: BucketRef<K, V>) -> BitMask {
+        let occupied = bucket.group().match_occupied();
+        if RANDOM {
+            occupied.rotate(self.offset)
+        } else {
+            occupied
+        }
+    }
+
+    /// Slot `i` of the (rotated) mask.
+    #[inline]
+    fn slot_index(&self, i: usize) -> usize {
+        if RANDOM {
+            (i + self.offset) % BUCKET_CNT
+        } else {
+            i
+        }
+    }
+}
+
+impl<K, V> RawTable<K, V> {
+    /// A walk over every live slot, in table order.
+    pub(crate) fn raw_iter(&self) -> RawIter<K, V> {
+        RawIter::over(self, 0, 0, 0)
+    }
+
+    /// A walk over every live slot in Go's `range` order, from a random point.
+    pub(crate) fn raw_range(&self) -> RawIter<K, V, true> {
+        let r = random_u64();
+        RawIter::over(self, (r >> 3) as usize, (r >> 3) as usize, (r % BUCKET_CNT as u64) as usize)
     }
 
     /// Lazily removes the entries `pred` selects (see [`ExtractIf`]).
@@ -77,7 +154,7 @@ impl<K, V> RawTable<K, V> {
     }
 }
 
-impl<K, V> Iterator for RawIter<K, V> {
+impl<K, V, const RANDOM: bool> Iterator for RawIter<K, V, RANDOM> {
     type Item = Slot<K, V>;
 
     #[inline]
@@ -86,30 +163,20 @@ impl<K, V> Iterator for RawIter<K, V> {
             return None;
         }
         loop {
-            if let (Some(index), Some((bucket, _))) = (self.occupied.next(), self.bucket) {
+            if let (Some(i), Some((bucket, _))) = (self.occupied.next(), self.bucket) {
                 self.remaining -= 1;
-                return Some(Slot { bucket, index });
+                return Some(Slot { bucket, index: self.slot_index(i) });
             }
             let next_in_chain = self.bucket.and_then(|(b, in_old)| {
                 let array = if in_old { self.old } else { self.new };
                 array.next(b).map(|next| (next, in_old))
             });
-            self.bucket = next_in_chain.or_else(|| {
-                if self.old_next < self.old_end {
-                    self.old_next += 1;
-                    Some((self.old.bucket(self.old_next - 1), true))
-                } else if self.new_next < self.new_end {
-                    self.new_next += 1;
-                    Some((self.new.bucket(self.new_next - 1), false))
-                } else {
-                    None
-                }
-            });
+            self.bucket = next_in_chain.or_else(|| self.next_chain());
             let Some((bucket, _)) = self.bucket else {
                 debug_assert!(false, "walked past the end with {} entries left", self.remaining);
                 return None;
             };
-            self.occupied = bucket.group().match_occupied();
+            self.occupied = self.slots_of(bucket);
         }
     }
 
@@ -117,13 +184,37 @@ impl<K, V> Iterator for RawIter<K, V> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.remaining, Some(self.remaining))
     }
+
+    /// The same walk as `next`, with a bucket's slots in one tight loop.
+    #[inline]
+    fn fold<B, F: FnMut(B, Slot<K, V>) -> B>(mut self, init: B, mut f: F) -> B {
+        let mut acc = init;
+        while self.remaining > 0 {
+            if let Some((b, in_old)) = self.bucket {
+                for i in self.occupied {
+                    self.remaining -= 1;
+                    acc = f(acc, Slot { bucket: b, index: self.slot_index(i) });
+                }
+                self.bucket = (if in_old { self.old } else { self.new }).next(b).map(|next| (next, in_old));
+            }
+            if self.bucket.is_none() {
+                self.bucket = self.next_chain();
+            }
+            let Some((b, _)) = self.bucket else { break };
+            self.occupied = self.slots_of(b);
+        }
+        acc
+    }
 }
 
-/// Shared iteration: `(&K, &V)` in table order.
-pub(crate) struct Iter<'a, K, V> {
-    raw: RawIter<K, V>,
+/// Shared iteration: `(&K, &V)` in table order, or with `RANDOM` in Go's `range` order.
+pub(crate) struct Iter<'a, K, V, const RANDOM: bool = false> {
+    raw: RawIter<K, V, RANDOM>,
     marker: PhantomData<&'a RawTable<K, V>>,
 }
+
+/// Go's `range`: shared iteration from a random point (see the module documentation).
+pub(crate) type Range<'a, K, V> = Iter<'a, K, V, true>;
 
 impl<'a, K, V> Iter<'a, K, V> {
     pub(crate) fn new(table: &'a RawTable<K, V>) -> Self {
@@ -131,13 +222,20 @@ impl<'a, K, V> Iter<'a, K, V> {
     }
 }
 
-impl<K, V> Clone for Iter<'_, K, V> {
+impl<'a, K, V> Range<'a, K, V> {
+    /// A walk from a random point.
+    pub(crate) fn start(table: &'a RawTable<K, V>) -> Self {
+        Iter { raw: table.raw_range(), marker: PhantomData }
+    }
+}
+
+impl<K, V, const RANDOM: bool> Clone for Iter<'_, K, V, RANDOM> {
     fn clone(&self) -> Self {
         Iter { raw: self.raw.clone(), marker: PhantomData }
     }
 }
 
-impl<'a, K, V> Iterator for Iter<'a, K, V> {
+impl<'a, K, V, const RANDOM: bool> Iterator for Iter<'a, K, V, RANDOM> {
     type Item = (&'a K, &'a V);
 
     #[inline]
@@ -149,6 +247,12 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.raw.size_hint()
+    }
+
+    #[inline]
+    fn fold<B, F: FnMut(B, (&'a K, &'a V)) -> B>(self, init: B, mut f: F) -> B {
+        // SAFETY: occupied slots of a table borrowed shared for 'a.
+        self.raw.fold(init, |acc, slot| f(acc, unsafe { (&*slot.key(), &*slot.value()) }))
     }
 }
 
@@ -190,9 +294,9 @@ unsafe impl<K: Sync, V: Send> Send for IterMut<'_, K, V> {}
 // SAFETY: shared access to an IterMut only reads.
 unsafe impl<K: Sync, V: Sync> Sync for IterMut<'_, K, V> {}
 // SAFETY: Iter hands out shared references only.
-unsafe impl<K: Sync, V: Sync> Send for Iter<'_, K, V> {}
+unsafe impl<K: Sync, V: Sync, const RANDOM: bool> Send for Iter<'_, K, V, RANDOM> {}
 // SAFETY: as above.
-unsafe impl<K: Sync, V: Sync> Sync for Iter<'_, K, V> {}
+unsafe impl<K: Sync, V: Sync, const RANDOM: bool> Sync for Iter<'_, K, V, RANDOM> {}
 
 /// Owning iteration: moves each entry out; what is left is dropped with the table.
 pub(crate) struct IntoIter<K, V> {
@@ -395,11 +499,11 @@ unsafe impl<K: Send, V: Send> Send for RawVacant<'_, K, V> {}
 // SAFETY: as for `RawOccupied`.
 unsafe impl<K: Sync, V: Sync> Sync for RawVacant<'_, K, V> {}
 
-impl<K, V> FusedIterator for Iter<'_, K, V> {}
+impl<K, V, const RANDOM: bool> FusedIterator for Iter<'_, K, V, RANDOM> {}
 impl<K, V> FusedIterator for IterMut<'_, K, V> {}
 impl<K, V> FusedIterator for IntoIter<K, V> {}
 impl<K, V> FusedIterator for Drain<'_, K, V> {}
-impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+impl<K, V, const RANDOM: bool> ExactSizeIterator for Iter<'_, K, V, RANDOM> {}
 impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
 impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
 impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}

@@ -73,12 +73,10 @@ mod grow;
 mod invariants;
 mod iter;
 mod observe;
-mod range;
 mod table;
 
 pub(crate) use cursor::RawCursor;
-pub(crate) use iter::{Drain, ExtractIf, IntoIter, Iter, IterMut, RawEntry, RawOccupied, RawVacant};
-pub(crate) use range::Range;
+pub(crate) use iter::{Drain, ExtractIf, IntoIter, Iter, IterMut, Range, RawEntry, RawOccupied, RawVacant};
 pub(crate) use table::{b_for_hint, RawTable};
 
 use crate::MapStats;
