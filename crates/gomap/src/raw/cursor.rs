@@ -277,16 +277,7 @@ impl<K, V> RawCursor<K, V> {
                 "gomap internal error: cursor position {point:#x} inside a bucket of 2^{b} (maps never shrink)"
             );
             if let Some((array, head)) = chain {
-                let mut bucket = Some(head);
-                while let Some(b) = bucket {
-                    let occupied = b.group().match_occupied();
-                    for index in occupied.rotate(self.offset).map(|i| (i + self.offset) % BUCKET_CNT) {
-                        // SAFETY: an occupied slot of a chain of `table`, which is borrowed.
-                        self.keys.push(unsafe { &*b.key_ptr(index) }.clone());
-                    }
-                    self.chain.push((b, occupied));
-                    bucket = array.next(b);
-                }
+                note_chain(&mut self.keys, &mut self.chain, array, head, self.offset);
             }
             end += width;
             if end == WALK_END || self.keys.len() >= NOTE_KEYS || self.chain.len() >= NOTE_BUCKETS {
@@ -299,6 +290,28 @@ impl<K, V> RawCursor<K, V> {
         }
         self.generation = table.cursor.generation;
         self.interval_end = Some(end);
+    }
+}
+
+/// Appends the keys of the chain at `head` to `keys` (slots in walk order), and its buckets
+/// with their occupied slots to `chain`.
+fn note_chain<K: Clone, V>(
+    keys: &mut Vec<K>,
+    chain: &mut Vec<(BucketRef<K, V>, BitMask)>,
+    array: ArrayView<K, V>,
+    head: BucketRef<K, V>,
+    offset: usize,
+) {
+    let mut bucket = Some(head);
+    while let Some(b) = bucket {
+        let occupied = b.group().match_occupied();
+        keys.reserve(BUCKET_CNT);
+        for i in occupied.rotate(offset) {
+            // SAFETY: an occupied slot of a chain of a table the caller borrows.
+            keys.push(unsafe { &*b.key_ptr((i + offset) % BUCKET_CNT) }.clone());
+        }
+        chain.push((b, occupied));
+        bucket = array.next(b);
     }
 }
 
