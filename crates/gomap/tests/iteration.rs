@@ -336,6 +336,25 @@ fn cursor_across_growth_keeps_every_key() {
     assert_eq!(seen.len(), 16);
 }
 
+/// Go's "insert while ranging" idiom: one new key per step. New keys ahead of the cursor may
+/// be produced (each at most once), so the walk is longer than the map was, but it ends
+/// (expected about 1.7 times the starting size).
+#[test]
+fn cursor_inserting_one_key_per_step_ends() {
+    let n = if MIRI { 60 } else { 2000 };
+    let mut map = filled(n);
+    let mut cursor = map.cursor();
+    let mut steps = 0;
+    let mut seen = HashSet::new();
+    while let Some((&k, _)) = cursor.next(&mut map) {
+        assert!(seen.insert(k), "key {k} twice");
+        steps += 1;
+        assert!(steps < 10 * n, "the walk does not end");
+        map.insert(1_000_000 + steps, 0);
+    }
+    assert!((0..n).all(|k| seen.contains(&k)));
+}
+
 /// The idea of Go's TestMapNanGrowIterator with ordinary keys: a cursor made mid-growth,
 /// the growth finished halfway through by writes of an absent key; every value once.
 #[test]
