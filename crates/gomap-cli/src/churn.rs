@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use gomap::GoMap;
 
-use crate::growth::{running_note, thousands, write_stats, Growth, Tracker};
+use crate::growth::{thousands, write_stats, write_still_running, Growth, Tracker};
 use crate::ChurnArgs;
 
 pub fn run(args: &ChurnArgs) -> io::Result<()> {
@@ -88,9 +88,6 @@ pub fn run(args: &ChurnArgs) -> io::Result<()> {
         print(out, &g)?;
     }
 
-    let mut growing_writes = 0u64;
-    let mut same_size = 0usize;
-    let mut doublings = 0usize;
     let started = Instant::now();
     for p in 1..=pairs {
         for (op_is_insert, key_index) in [(false, p), (true, live + p)] {
@@ -102,12 +99,6 @@ pub fn run(args: &ChurnArgs) -> io::Result<()> {
             }
             write += 1;
             for g in tracker.observe(&map.stats(), write, p) {
-                growing_writes += g.writes().unwrap_or(0);
-                if g.same_size {
-                    same_size += 1;
-                } else {
-                    doublings += 1;
-                }
                 print(out, &g)?;
                 if args.common.check {
                     map.check_invariants();
@@ -117,17 +108,9 @@ pub fn run(args: &ChurnArgs) -> io::Result<()> {
     }
     let elapsed = started.elapsed();
 
-    if let Some(g) = tracker.take_unfinished() {
-        growing_writes += write - g.start_write + 1;
+    if let Some(g) = tracker.finish(write) {
         print(out, &g)?;
-        let stats = map.stats();
-        writeln!(
-            out,
-            "      (growth {} still running: evacuation mark (Go's nevacuate) at {} of {} old buckets)",
-            g.number,
-            thousands(stats.evacuated as u64),
-            thousands(stats.old_buckets as u64)
-        )?;
+        write_still_running(out, &g, &map.stats())?;
     }
     if args.common.check {
         map.check_invariants();
@@ -137,14 +120,15 @@ pub fn run(args: &ChurnArgs) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{} growth{} ({same_size} same-size, {doublings} doubling{}); a growth was in progress during {} \
-         of {} writes ({:.1}%)",
+        "{} growth{} ({} same-size, {} doubling{}); a growth was in progress during {} of {} writes ({:.1}%)",
         tracker.started(),
         if tracker.started() == 1 { "" } else { "s" },
-        running_note(tracker.started() - doublings - same_size),
-        thousands(growing_writes),
+        tracker.same_size,
+        tracker.doublings,
+        tracker.running_note(),
+        thousands(tracker.growing_writes),
         thousands(write),
-        100.0 * growing_writes as f64 / write as f64
+        100.0 * tracker.growing_writes as f64 / write as f64
     )?;
     writeln!(
         out,

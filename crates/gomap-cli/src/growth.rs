@@ -84,16 +84,47 @@ pub struct Tracker {
     prev: Snapshot,
     current: Option<Growth>,
     started: usize,
+    /// Growths finished so far, by kind.
+    pub doublings: usize,
+    pub same_size: usize,
+    /// Writes made while a growth was running (counting a growth still running as of
+    /// [`Tracker::finish`]).
+    pub growing_writes: u64,
 }
 
 impl Tracker {
     pub fn new(initial: &MapStats) -> Self {
-        Tracker { prev: Snapshot::from(initial), current: None, started: 0 }
+        Tracker {
+            prev: Snapshot::from(initial),
+            current: None,
+            started: 0,
+            doublings: 0,
+            same_size: 0,
+            growing_writes: 0,
+        }
     }
 
     /// Number of growths seen to start so far.
     pub fn started(&self) -> usize {
         self.started
+    }
+
+    /// `", 1 still running"` for a summary line, or nothing.
+    pub fn running_note(&self) -> String {
+        let running = self.started - self.doublings - self.same_size;
+        if running == 0 {
+            String::new()
+        } else {
+            format!(", {running} still running")
+        }
+    }
+
+    /// Ends the run after write `last_write`: returns the growth still running, if any,
+    /// with its writes so far counted in `growing_writes`.
+    pub fn finish(&mut self, last_write: u64) -> Option<Growth> {
+        let g = self.current.take()?;
+        self.growing_writes += last_write - g.start_write + 1;
+        Some(g)
     }
 
     /// Call after every write with the map's stats, the 1-based write number and
@@ -111,6 +142,20 @@ impl Tracker {
     ///   growth is visibly under way (B or kind changed, or `evacuated` went
     ///   backwards), meaning one ended and the next started in the same write.
     pub fn observe(&mut self, stats: &MapStats, write: u64, op: u64) -> Vec<Growth> {
+        let done = self.detect(stats, write, op);
+        for g in &done {
+            self.growing_writes += g.writes().unwrap_or(0);
+            if g.same_size {
+                self.same_size += 1;
+            } else {
+                self.doublings += 1;
+            }
+        }
+        done
+    }
+
+    /// The growths that finished at this write (see [`Tracker::observe`]).
+    fn detect(&mut self, stats: &MapStats, write: u64, op: u64) -> Vec<Growth> {
         let cur = Snapshot::from(stats);
         let prev = std::mem::replace(&mut self.prev, cur);
         let mut done = Vec::new();
@@ -166,20 +211,17 @@ impl Tracker {
         }
         done
     }
-
-    /// The growth still in progress at the end of a run, if any.
-    pub fn take_unfinished(&mut self) -> Option<Growth> {
-        self.current.take()
-    }
 }
 
-/// `", 1 still running"` for the summary line, or nothing.
-pub fn running_note(running: usize) -> String {
-    if running == 0 {
-        String::new()
-    } else {
-        format!(", {running} still running")
-    }
+/// The line under a growth still running at the end of a run.
+pub fn write_still_running(out: &mut impl Write, g: &Growth, stats: &MapStats) -> io::Result<()> {
+    writeln!(
+        out,
+        "      (growth {} still running: evacuation mark (Go's nevacuate) at {} of {} old buckets)",
+        g.number,
+        thousands(stats.evacuated as u64),
+        thousands(stats.old_buckets as u64)
+    )
 }
 
 /// `1234567` -> `"1,234,567"`.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use gomap::GoMap;
 
-use crate::growth::{running_note, thousands, write_stats, Growth, Tracker};
+use crate::growth::{thousands, write_stats, write_still_running, Growth, Tracker};
 use crate::TourArgs;
 
 pub fn run(args: &TourArgs) -> io::Result<()> {
@@ -39,19 +39,10 @@ pub fn run(args: &TourArgs) -> io::Result<()> {
     )?;
 
     let mut tracker = Tracker::new(&map.stats());
-    let mut growing_inserts = 0u64;
-    let mut doublings = 0usize;
-    let mut same_size = 0usize;
     let started = Instant::now();
     for i in 1..=n {
         map.insert(order.key(i), i);
         for g in tracker.observe(&map.stats(), i, i) {
-            growing_inserts += g.writes().unwrap_or(0);
-            if g.same_size {
-                same_size += 1;
-            } else {
-                doublings += 1;
-            }
             write_row(out, &g)?;
             if args.common.check {
                 map.check_invariants();
@@ -60,17 +51,9 @@ pub fn run(args: &TourArgs) -> io::Result<()> {
     }
     let elapsed = started.elapsed();
 
-    if let Some(g) = tracker.take_unfinished() {
-        growing_inserts += n - g.start_write + 1;
+    if let Some(g) = tracker.finish(n) {
         write_row(out, &g)?;
-        let stats = map.stats();
-        writeln!(
-            out,
-            "      (growth {} still running: evacuation mark (Go's nevacuate) at {} of {} old buckets)",
-            g.number,
-            thousands(stats.evacuated as u64),
-            thousands(stats.old_buckets as u64)
-        )?;
+        write_still_running(out, &g, &map.stats())?;
     }
     if args.common.check {
         map.check_invariants();
@@ -80,14 +63,15 @@ pub fn run(args: &TourArgs) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{} growth{} ({doublings} doubling, {same_size} same-size{}); a growth was in progress during {} \
-         of {} inserts ({:.1}%)",
+        "{} growth{} ({} doubling, {} same-size{}); a growth was in progress during {} of {} inserts ({:.1}%)",
         tracker.started(),
         if tracker.started() == 1 { "" } else { "s" },
-        running_note(tracker.started() - doublings - same_size),
-        thousands(growing_inserts),
+        tracker.doublings,
+        tracker.same_size,
+        tracker.running_note(),
+        thousands(tracker.growing_writes),
         thousands(n),
-        100.0 * growing_inserts as f64 / n as f64
+        100.0 * tracker.growing_writes as f64 / n as f64
     )?;
     writeln!(
         out,
