@@ -7,58 +7,18 @@ use gomap::{Entry, GoMap};
 use std::borrow::Borrow;
 use std::cell::Cell;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-const MIRI: bool = cfg!(miri);
+mod common;
+
+use common::{DropLog, MIRI};
 
 /// Records how many times each instance id was dropped.
-#[derive(Default)]
-struct Tracker {
-    drops: Mutex<Vec<u32>>,
-}
+type Tracker = DropLog;
 
-impl Tracker {
-    fn new() -> Arc<Tracker> {
-        Arc::new(Tracker::default())
-    }
-    fn new_id(&self) -> usize {
-        let mut d = self.drops.lock().unwrap();
-        d.push(0);
-        d.len() - 1
-    }
-    fn dropped(&self, id: usize) {
-        self.drops.lock().unwrap()[id] += 1;
-    }
-    fn count(&self, id: usize) -> u32 {
-        self.drops.lock().unwrap()[id]
-    }
-    fn created(&self) -> usize {
-        self.drops.lock().unwrap().len()
-    }
-    fn alive(&self) -> usize {
-        self.drops.lock().unwrap().iter().filter(|&&c| c == 0).count()
-    }
-    #[track_caller]
-    fn assert_alive(&self, id: usize) {
-        assert_eq!(self.count(id), 0, "instance {id} dropped while still owned");
-    }
-    #[track_caller]
-    fn assert_dropped_once(&self, id: usize) {
-        assert_eq!(self.count(id), 1, "instance {id} drop count");
-    }
-    #[track_caller]
-    fn assert_no_double_drop(&self) {
-        let d = self.drops.lock().unwrap();
-        for (id, &c) in d.iter().enumerate() {
-            assert!(c <= 1, "instance {id} dropped {c} times");
-        }
-    }
-    #[track_caller]
-    fn assert_all_dropped_once(&self) {
-        let d = self.drops.lock().unwrap();
-        for (id, &c) in d.iter().enumerate() {
-            assert_eq!(c, 1, "instance {id} dropped {c} times (expected exactly once)");
-        }
+impl DropLog {
+    fn new() -> Arc<DropLog> {
+        Arc::new(DropLog::default())
     }
 }
 

@@ -15,7 +15,9 @@ use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
-const MIRI: bool = cfg!(miri);
+mod common;
+
+use common::{DropLog, MIRI};
 
 thread_local! {
     /// Countdown: the hash call that finds 0 panics.
@@ -62,47 +64,18 @@ fn disarm_all() {
     HASH_UNLESS.with(|c| c.set(None));
 }
 
-#[derive(Default)]
-struct Tracker {
-    drops: Mutex<Vec<u32>>,
-}
+type Tracker = DropLog;
 
-impl Tracker {
+impl DropLog {
     /// Trackers live for the whole test run and stay reachable from a static:
     /// after a panicking destructor a map may leak entries (as std does), and
     /// those entries point at their tracker. Keeping the tracker reachable
     /// means Miri's leak check still reports any memory the *map* leaks.
-    fn new() -> &'static Tracker {
-        static ALL: Mutex<Vec<&'static Tracker>> = Mutex::new(Vec::new());
-        let t: &'static Tracker = Box::leak(Box::default());
+    fn new() -> &'static DropLog {
+        static ALL: Mutex<Vec<&'static DropLog>> = Mutex::new(Vec::new());
+        let t: &'static DropLog = Box::leak(Box::default());
         ALL.lock().unwrap().push(t);
         t
-    }
-    fn new_id(&self) -> usize {
-        let mut d = self.drops.lock().unwrap();
-        d.push(0);
-        d.len() - 1
-    }
-    fn dropped(&self, id: usize) {
-        self.drops.lock().unwrap()[id] += 1;
-    }
-    fn count(&self, id: usize) -> u32 {
-        self.drops.lock().unwrap()[id]
-    }
-    fn created(&self) -> usize {
-        self.drops.lock().unwrap().len()
-    }
-    #[track_caller]
-    fn assert_no_double_drop(&self) {
-        for (id, &c) in self.drops.lock().unwrap().iter().enumerate() {
-            assert!(c <= 1, "instance {id} dropped {c} times");
-        }
-    }
-    #[track_caller]
-    fn assert_all_dropped_once(&self) {
-        for (id, &c) in self.drops.lock().unwrap().iter().enumerate() {
-            assert_eq!(c, 1, "instance {id} dropped {c} times (expected once: leak?)");
-        }
     }
 }
 

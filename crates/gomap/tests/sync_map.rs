@@ -10,14 +10,9 @@ use std::sync::{Arc, Mutex};
 use gomap::sync::{CowMap, SyncMap};
 use proptest::prelude::*;
 
-/// Smaller workloads under Miri.
-const fn scale(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        normal
-    }
-}
+mod common;
+
+use common::{config, scale};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -221,12 +216,7 @@ fn check_against(reference: &dyn MapInterface, ops: &[Op]) -> Result<(), TestCas
 }
 
 proptest! {
-    // Under Miri, no regression files (reading them needs the file system).
-    #![proptest_config(ProptestConfig {
-        cases: scale(256, 4) as u32,
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(scale(256, 4) as u32))]
 
     /// Go's TestMapMatchesRWMutex.
     #[test]

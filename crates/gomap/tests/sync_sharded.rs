@@ -8,13 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use gomap::sync::ShardedMap;
 use proptest::prelude::*;
 
-const fn scale(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        normal
-    }
-}
+mod common;
+
+use common::{config, scale};
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
@@ -48,12 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    // Under Miri, no regression files (reading them needs the file system).
-    #![proptest_config(ProptestConfig {
-        cases: scale(128, 3) as u32,
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(scale(128, 3) as u32))]
 
     #[test]
     fn matches_std(ops in prop::collection::vec(op(), 0..scale(600, 60)), shards in 0..9usize) {

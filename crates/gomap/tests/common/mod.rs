@@ -4,9 +4,19 @@
 
 use proptest::test_runner::{Config, RngAlgorithm};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
 
 /// Whether the tests run under Miri, which needs much smaller sizes.
 pub const MIRI: bool = cfg!(miri);
+
+/// `normal`, or `miri` under Miri.
+pub const fn scale(normal: usize, miri: usize) -> usize {
+    if MIRI {
+        miri
+    } else {
+        normal
+    }
+}
 
 /// A proptest configuration: `cases` runs, no regression files, and under Miri a cheaper
 /// random generator (ChaCha is slow to interpret).
@@ -73,4 +83,53 @@ pub fn clusters_of_32(k: u64) -> u64 {
 /// Deterministic chain placement for the dedicated same-size growth test.
 pub fn generation_32(k: u64) -> u64 {
     (k / 32) | (k.wrapping_mul(ODD) & 0xFF00_0000_0000_0000)
+}
+
+/// How many times each tracked instance has been dropped, for the exactly-once tests.
+#[derive(Default)]
+pub struct DropLog {
+    drops: Mutex<Vec<u32>>,
+}
+
+impl DropLog {
+    /// A new instance id, not dropped yet.
+    pub fn new_id(&self) -> usize {
+        let mut d = self.drops.lock().unwrap();
+        d.push(0);
+        d.len() - 1
+    }
+    pub fn dropped(&self, id: usize) {
+        self.drops.lock().unwrap()[id] += 1;
+    }
+    pub fn count(&self, id: usize) -> u32 {
+        self.drops.lock().unwrap()[id]
+    }
+    /// Instances made so far.
+    pub fn created(&self) -> usize {
+        self.drops.lock().unwrap().len()
+    }
+    /// Instances not dropped yet.
+    pub fn alive(&self) -> usize {
+        self.drops.lock().unwrap().iter().filter(|&&c| c == 0).count()
+    }
+    #[track_caller]
+    pub fn assert_alive(&self, id: usize) {
+        assert_eq!(self.count(id), 0, "instance {id} dropped while still owned");
+    }
+    #[track_caller]
+    pub fn assert_dropped_once(&self, id: usize) {
+        assert_eq!(self.count(id), 1, "instance {id} drop count");
+    }
+    #[track_caller]
+    pub fn assert_no_double_drop(&self) {
+        for (id, &c) in self.drops.lock().unwrap().iter().enumerate() {
+            assert!(c <= 1, "instance {id} dropped {c} times");
+        }
+    }
+    #[track_caller]
+    pub fn assert_all_dropped_once(&self) {
+        for (id, &c) in self.drops.lock().unwrap().iter().enumerate() {
+            assert_eq!(c, 1, "instance {id} dropped {c} times (expected exactly once: a leak?)");
+        }
+    }
 }
