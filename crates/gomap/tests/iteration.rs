@@ -65,8 +65,9 @@ fn range_mid_growth_and_same_size_growth() {
         map.insert(k, k);
         assert_range_complete(&map);
     }
-    // Clustered hashes under FIFO churn produce same-size growths.
-    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(clusters_of_32));
+    // Generations of 32 keys per bucket under FIFO churn in 8 buckets: same-size growths
+    // (the setting of `differential::same_size_growth_under_fifo_churn`).
+    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(generation_32));
     let mut same_size_seen = 0;
     for k in 0..if MIRI { 300 } else { 3000 } {
         map.insert(k, k);
@@ -395,7 +396,6 @@ fn cursor_survives_same_size_growth() {
     let mut cursor = map.cursor();
     let mut produced = HashMap::<u64, usize>::new();
     let mut next_key = 32;
-    let mut same_size = 0;
     while let Some((&k, &mut v)) = cursor.next(&mut map) {
         assert_eq!(v, 10 * k);
         *produced.entry(k).or_default() += 1;
@@ -405,13 +405,11 @@ fn cursor_survives_same_size_growth() {
                 map.remove(&(next_key - WINDOW));
             }
             next_key += 1;
-            let s = map.stats();
-            assert_eq!(s.b, 3, "the count must stay below the doubling bound");
-            same_size += usize::from(s.growing && s.same_size_growth);
+            assert_eq!(map.stats().b, 3, "the count must stay below the doubling bound");
         }
         map.check_invariants();
     }
-    assert!(same_size > 0, "no same-size growth during the walk");
+    assert!(map.stats().growth.same_size_started > 0, "no same-size growth during the walk");
     for k in 0..KEPT {
         assert_eq!(produced.get(&k), Some(&1), "key {k}");
     }
@@ -595,7 +593,8 @@ struct Model<S> {
     produced_keys: Vec<u64>,
     fresh: u64,
     fifo: std::collections::VecDeque<u64>,
-    same_size_growths_seen: usize,
+    /// Same-size growths started before the cursor was made.
+    same_size_before: u64,
     finished: bool,
 }
 
@@ -607,6 +606,7 @@ impl<S: BuildHasher> Model<S> {
             live.insert(hint_fresh + k, (k, k));
         }
         let cursor = map.cursor();
+        let map_same_size_started = map.stats().growth.same_size_started;
         Model {
             initial: live.values().map(|&(inc, _)| inc).collect(),
             fifo: live.keys().copied().collect(),
@@ -617,7 +617,7 @@ impl<S: BuildHasher> Model<S> {
             produced: HashMap::new(),
             produced_keys: Vec::new(),
             fresh: hint_fresh + initial,
-            same_size_growths_seen: 0,
+            same_size_before: map_same_size_started,
             finished: false,
         }
     }
@@ -695,8 +695,6 @@ impl<S: BuildHasher> Model<S> {
                             break;
                         }
                     }
-                    let s = self.map.stats();
-                    self.same_size_growths_seen += usize::from(s.growing && s.same_size_growth);
                 }
             }
             Op::Clear => {
@@ -741,8 +739,9 @@ impl<S: BuildHasher> Model<S> {
         assert_eq!(self.map.len(), self.live.len());
     }
 
-    /// Runs the cursor to its end, then checks guarantee 1's "exactly once".
-    fn finish(mut self) -> usize {
+    /// Runs the cursor to its end, then checks guarantee 1's "exactly once". Returns the
+    /// same-size growths started during the walk.
+    fn finish(mut self) -> u64 {
         let mut guard = 0;
         while !self.finished {
             self.step(false);
@@ -755,12 +754,12 @@ impl<S: BuildHasher> Model<S> {
                 assert_eq!(self.produced.get(inc), Some(&1), "key {k}, present throughout, was not produced");
             }
         }
-        self.same_size_growths_seen
+        self.map.stats().growth.same_size_started - self.same_size_before
     }
 }
 
 /// Runs `cases` random op sequences (after `prelude`) over maps of `initial` entries, with
-/// keys below `keys`; returns the same-size growths seen during churn.
+/// keys below `keys`; returns the same-size growths started during the walks.
 fn run_model<S: BuildHasher + Clone>(
     cases: u32,
     hasher: S,
@@ -769,7 +768,7 @@ fn run_model<S: BuildHasher + Clone>(
     max_grow: u16,
     ops: usize,
     prelude: &[Op],
-) -> usize {
+) -> u64 {
     let mut runner = TestRunner::new(config(cases));
     let seen = std::cell::Cell::new(0);
     let strategy = (initial, proptest::collection::vec(op_strategy(keys, max_grow), 1..ops));
@@ -818,7 +817,7 @@ fn cursor_model_equal_hashes() {
 fn cursor_model_same_size_growth() {
     // Churn through new clusters early in every walk, so that the overflow buckets pile up.
     let seen = if MIRI {
-        run_model(2, FnBuild(clusters_of_32), 10..20, 16, 60, 30, &[Op::Step(2, false), Op::Churn(200)])
+        run_model(2, FnBuild(clusters_of_32), 10..20, 16, 60, 30, &[Op::Step(2, false), Op::Churn(300)])
     } else {
         run_model(32, FnBuild(clusters_of_32), 40..300, 64, 400, 80, &[Op::Step(2, false), Op::Churn(800)])
     };
