@@ -747,8 +747,8 @@ fn params() -> Params {
         Params {
             cases: 1,
             key_range: 200,
-            min_ops: 120,
-            max_ops: 180,
+            min_ops: 90,
+            max_ops: 130,
             bulk_weight: 0,
             max_bulk: 2,
             fifo_weight: 0,
@@ -784,8 +784,8 @@ fn differential_default_hasher() {
 #[test]
 fn differential_with_capacity() {
     let p = Params { cases: if MIRI { 1 } else { 3 }, ..params() };
-    // A hint that the sequences outgrow: 100 (B = 4), or 20 (B = 2) at Miri's sizes.
-    let hint = if MIRI { 20 } else { 100 };
+    // A hint that the sequences outgrow: 100 (B = 4), or 10 (B = 1) at Miri's sizes.
+    let hint = if MIRI { 10 } else { 100 };
     let t = run_differential(p, || GoMap::with_capacity(hint));
     assert!(t.doublings.load(Ordering::Relaxed) > 0);
 }
@@ -811,7 +811,7 @@ fn differential_bulk_inserts() {
 
 fn poor_params() -> Params {
     if MIRI {
-        Params { cases: 1, key_range: 150, min_ops: 100, max_ops: 150, ..params() }
+        Params { cases: 1, key_range: 150, min_ops: 70, max_ops: 100, ..params() }
     } else {
         Params { cases: 4, key_range: 1200, min_ops: 800, max_ops: 1500, ..params() }
     }
