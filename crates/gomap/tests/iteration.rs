@@ -455,6 +455,63 @@ fn cursor_over_colliding_hashes() {
     assert!(produced.values().all(|&c| c == 1));
 }
 
+/// A key whose `clone` panics when armed.
+#[derive(PartialEq, Eq, Hash, Debug)]
+struct FragileKey(u64);
+
+thread_local! {
+    static CLONES_LEFT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+impl Clone for FragileKey {
+    fn clone(&self) -> Self {
+        CLONES_LEFT.with(|left| match left.get() {
+            Some(0) => {
+                left.set(None);
+                panic!("clone failed");
+            }
+            Some(n) => left.set(Some(n - 1)),
+            None => {}
+        });
+        FragileKey(self.0)
+    }
+}
+
+/// A `K::clone` that panics while the cursor notes keys leaves it consistent: the walk
+/// goes on afterwards and still produces every entry exactly once.
+#[test]
+fn cursor_survives_a_panicking_clone() {
+    let n = if MIRI { 60 } else { 500 };
+    for panic_after in [0, 3, 40, 70] {
+        let mut map: GoMap<FragileKey, u64> = (0..n).map(|k| (FragileKey(k), k)).collect();
+        let mut cursor = map.cursor();
+        let mut seen = HashMap::<u64, usize>::new();
+        let mut step = 0;
+        let mut panics = 0;
+        loop {
+            if step == 5 {
+                CLONES_LEFT.with(|left| left.set(Some(panic_after)));
+            }
+            step += 1;
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cursor.next(&mut map).map(|(k, &mut v)| (k.0, v))
+            }));
+            match next {
+                Ok(Some((k, v))) => {
+                    assert_eq!(k, v);
+                    *seen.entry(k).or_default() += 1;
+                }
+                Ok(None) => break,
+                Err(_) => panics += 1,
+            }
+        }
+        CLONES_LEFT.with(|left| left.set(None));
+        assert_eq!(panics, 1, "panic after {panic_after} clones: the cursor failed again afterwards");
+        assert_eq!(seen.len() as u64, n, "panic after {panic_after} clones: an entry was lost");
+        assert!(seen.values().all(|&c| c == 1), "panic after {panic_after} clones: an entry came twice");
+    }
+}
+
 /// Go's TestEmptyKeyAndValue for walks: zero-sized keys and values.
 #[test]
 fn zero_sized_keys_and_values() {

@@ -262,7 +262,9 @@ impl<K, V> RawCursor<K, V> {
         K: Clone,
     {
         // If `K::clone` panics below, the cursor stays outside any interval (and enters
-        // these again on the next step), with no slots to replay.
+        // these again on the next step): the notes are marked stale until complete, so
+        // neither the fast path nor the lookups use a partial set.
+        self.generation = table.cursor.generation.wrapping_sub(1);
         self.slots = BitMask::EMPTY;
         self.keys.clear();
         self.chain.clear();
