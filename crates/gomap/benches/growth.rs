@@ -20,6 +20,8 @@
 //! (skip the per-insert thread-CPU-time reading).
 //! Prints copy-pasteable markdown tables.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -85,19 +87,6 @@ static GLOBAL: Counting = Counting;
 // ---------------------------------------------------------------------------
 // Keys, configuration
 // ---------------------------------------------------------------------------
-
-/// splitmix64: a tiny, fixed-seed PRNG so every map sees the same keys.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 fn parse_count(s: &str) -> Option<usize> {
     let s = s.replace('_', "");
@@ -562,25 +551,12 @@ fn run_map<M: GrowMap>(keys: &[u64]) -> Row {
     rec.into_row(M::NAME, keys.len(), resizes, Some(mem))
 }
 
-fn make_keys(n: usize) -> Vec<u64> {
-    let mut rng = SplitMix64(0x5EED_5EED_601A_3A75);
-    let mut seen = hashbrown::HashSet::with_capacity(n);
-    let mut keys = Vec::with_capacity(n);
-    while keys.len() < n {
-        let k = rng.next_u64();
-        if seen.insert(k) {
-            keys.push(k);
-        }
-    }
-    keys
-}
-
 /// Runs one map (or the timer loop) in this process.
 fn run_one(which: &str, n: usize) -> Row {
     if which == "timer" {
         return run_timer(n);
     }
-    let keys = make_keys(n);
+    let keys = common::distinct_keys(n);
     match which {
         "gomap" => run_map::<GoM>(&keys),
         "std" => run_map::<StdM>(&keys),

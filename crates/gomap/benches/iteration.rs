@@ -10,6 +10,8 @@
 //! 1,000,000; the 10,000-entry group is always run too, for a map that fits in cache).
 //! Criterion reports the time per walk and the per-entry rate.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -17,20 +19,6 @@ use criterion::{BatchSize, Criterion, Throughput};
 use gomap::GoMap;
 
 type Hasher = foldhash::fast::RandomState;
-
-/// `n` distinct pseudo-random keys (splitmix64 from a fixed seed).
-fn keys(n: usize) -> Vec<u64> {
-    let mut state = 0x0123_4567_89ab_cdefu64;
-    (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
-        .collect()
-}
 
 /// The values' sum, by a `for` loop.
 fn sum<'a>(entries: impl Iterator<Item = (&'a u64, &'a u64)>) -> u64 {
@@ -42,7 +30,7 @@ fn sum<'a>(entries: impl Iterator<Item = (&'a u64, &'a u64)>) -> u64 {
 }
 
 fn walks(c: &mut Criterion, n: usize) {
-    let keys = keys(n);
+    let keys = common::distinct_keys(n);
     let gomap: GoMap<u64, u64, Hasher> = keys.iter().map(|&k| (k, k)).collect();
     let hashbrown: hashbrown::HashMap<u64, u64, Hasher> = keys.iter().map(|&k| (k, k)).collect();
     let std: std::collections::HashMap<u64, u64, Hasher> = keys.iter().map(|&k| (k, k)).collect();

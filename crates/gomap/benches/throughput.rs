@@ -22,6 +22,8 @@
 //! on a shared machine whose other processes take the CPU away from the
 //! benchmark, wall-clock time counts their time slices too, CPU time does not.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -80,35 +82,10 @@ impl Measurement for ThreadCpuTime {
     }
 }
 
-/// splitmix64: a tiny, fixed-seed PRNG so every map sees the same keys.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// `n` distinct hit keys and `n` distinct miss keys (disjoint from the hits).
 fn make_keys(n: usize) -> (Vec<u64>, Vec<u64>) {
-    let mut rng = SplitMix64(0x5EED_5EED_601A_3A75);
-    let mut seen = hashbrown::HashSet::with_capacity(2 * n);
-    let mut draw = |out: &mut Vec<u64>| {
-        while out.len() < n {
-            let k = rng.next_u64();
-            if seen.insert(k) {
-                out.push(k);
-            }
-        }
-    };
-    let mut hits = Vec::with_capacity(n);
-    draw(&mut hits);
-    let mut misses = Vec::with_capacity(n);
-    draw(&mut misses);
+    let mut hits = common::distinct_keys(2 * n);
+    let misses = hits.split_off(n);
     (hits, misses)
 }
 

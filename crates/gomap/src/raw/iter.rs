@@ -53,9 +53,9 @@ impl<K, V, const RANDOM: bool> Clone for RawIter<K, V, RANDOM> {
 }
 
 impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
-    /// A walk over `table` from old chain `old_start` and current chain `new_start` (both
-    /// reduced to the chains there are), slots rotated by `offset` (`RANDOM` only).
-    fn over(table: &RawTable<K, V>, old_start: usize, new_start: usize, offset: usize) -> Self {
+    /// A walk over `table` from chain `start` of each array (reduced to the chains there
+    /// are), slots rotated by `offset` (`RANDOM` only).
+    fn over(table: &RawTable<K, V>, start: usize, offset: usize) -> Self {
         let (old, old_begin, old_end) = match &table.old {
             // Chains below the mark are evacuated (and their memory may be gone).
             Some(old) => (old.view(), table.nevacuate, table.old_buckets()),
@@ -65,12 +65,12 @@ impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
         let buckets = table.regular_buckets();
         RawIter {
             old,
-            old_next: if old_left == 0 { 0 } else { old_begin + old_start % old_left },
+            old_next: if old_left == 0 { 0 } else { old_begin + start % old_left },
             old_begin,
             old_end,
             old_left,
             new: table.buckets.view(),
-            new_next: new_start & buckets.wrapping_sub(1),
+            new_next: start & buckets.wrapping_sub(1),
             new_mask: buckets.wrapping_sub(1),
             new_left: buckets,
             bucket: None,
@@ -123,13 +123,13 @@ impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
 impl<K, V> RawTable<K, V> {
     /// A walk over every live slot, in table order.
     pub(crate) fn raw_iter(&self) -> RawIter<K, V> {
-        RawIter::over(self, 0, 0, 0)
+        RawIter::over(self, 0, 0)
     }
 
     /// A walk over every live slot in Go's `range` order, from a random point.
     pub(crate) fn raw_range(&self) -> RawIter<K, V, true> {
         let r = random_u64();
-        RawIter::over(self, (r >> 3) as usize, (r >> 3) as usize, (r % BUCKET_CNT as u64) as usize)
+        RawIter::over(self, (r >> 3) as usize, (r % BUCKET_CNT as u64) as usize)
     }
 
     /// Lazily removes the entries `pred` selects (see [`ExtractIf`]).
