@@ -5,7 +5,7 @@
 //!
 //! * without counters: `raw/observe.rs` replaced by no-op hooks and a zero-sized observer;
 //! * counters, `tracing` off;
-//! * counters, `tracing` compiled in (the crate's dev-dependencies enable it), no subscriber.
+//! * counters, `tracing` compiled in (`--features tracing`), no subscriber.
 //!
 //! With `tracing` on, the `*_subscriber_*` benchmarks add a subscriber that accepts gomap's
 //! INFO (growth start and end) or also DEBUG (every evacuated bucket and overflow bucket)

@@ -148,7 +148,10 @@
 //!   `gomap trace` (the CLI) turns them into a Chrome trace. Without the feature none of
 //!   this is compiled;
 //!   with it and no subscriber interested, an event costs one relaxed atomic load, and
-//!   only on growth paths: lookups and writes outside a growth are unchanged.
+//!   only on growth paths: lookups and writes outside a growth are unchanged. Whether a
+//!   growth emits `bucket_evacuated` is decided when it starts (a flag test per bucket
+//!   instead of a question to `tracing`), so a subscriber installed mid-growth sees those
+//!   from the next growth on.
 //! * `metrics`: `GoMap::publish_metrics` and `MapStats::publish_metrics` set gauges
 //!   (len, B, buckets, load factor, bytes, ...) and counters (the [`GrowthCounters`]) in
 //!   the [metrics](https://docs.rs/metrics) facade; `describe_metrics()` describes them.

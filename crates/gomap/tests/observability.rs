@@ -482,6 +482,37 @@ mod events {
         assert!(abandoned[0].u64("evacuated") < abandoned[0].u64("old_buckets"));
     }
 
+    /// Whether a growth reports its buckets is decided when it starts: a DEBUG subscriber
+    /// installed mid-growth sees that growth finish but none of its buckets, and every
+    /// bucket of the next growth.
+    #[test]
+    fn bucket_events_are_decided_when_a_growth_starts() {
+        let mut map = GoMap::new();
+        let mut i = 0u64;
+        while map.stats().b < 5 || !map.stats().growing {
+            map.insert(i, ());
+            i += 1;
+        }
+        let first = map.stats();
+        let collector = Collector::new(Level::DEBUG);
+        let counters = tracing::subscriber::with_default(collector.clone(), || {
+            map.finish_growth();
+            // One more growth, from start to finish, under the subscriber.
+            while map.stats().growth.doublings_started == first.growth.doublings_started {
+                map.insert(i, ());
+                i += 1;
+            }
+            map.finish_growth();
+            map.stats().growth
+        });
+        let finished = collector.named("growth_finished");
+        assert_eq!(finished.len(), 2, "both growths report their end");
+        let buckets = collector.named("bucket_evacuated");
+        let growths: std::collections::BTreeSet<u64> = buckets.iter().map(|e| e.u64("growth")).collect();
+        assert_eq!(growths, [counters.growths_started()].into(), "only the growth that started under the subscriber");
+        assert_eq!(buckets.len(), 1 << (map.stats().b - 1), "every old bucket of that growth, once");
+    }
+
     #[test]
     fn same_size_growths_are_reported_with_their_trigger() {
         let collector = Collector::new(Level::INFO);
