@@ -794,10 +794,10 @@ fn differential_with_capacity() {
 fn differential_bulk_inserts() {
     let p = Params {
         cases: if MIRI { 2 } else { 4 },
-        min_ops: if MIRI { 60 } else { 500 },
-        max_ops: if MIRI { 90 } else { 1000 },
+        min_ops: if MIRI { 40 } else { 500 },
+        max_ops: if MIRI { 60 } else { 1000 },
         bulk_weight: if MIRI { 100 } else { 15 },
-        max_bulk: if MIRI { 100 } else { 1500 },
+        max_bulk: if MIRI { 80 } else { 1500 },
         ..params()
     };
     let t = run_differential(p, GoMap::new);
@@ -838,9 +838,9 @@ fn differential_clustered_hash_fifo_churn() {
         Params {
             cases: 2,
             key_range: 16,
-            min_ops: 60,
-            max_ops: 90,
-            fifo_weight: 150,
+            min_ops: 45,
+            max_ops: 60,
+            fifo_weight: 200,
             max_fifo: 60,
             fifo_window: 24,
             max_reserve: 16,

@@ -111,7 +111,7 @@ fn big_val(i: u64, salt: u8) -> BigVal {
 
 #[test]
 fn big_keys_and_values_round_trip() {
-    let n: u64 = if MIRI { 80 } else { 1500 };
+    let n: u64 = if MIRI { 45 } else { 1500 };
     let mut m: GoMap<BigKey, BigVal> = GoMap::new();
     for i in 0..n {
         assert!(m.insert(big_key(i), big_val(i, 0)).is_none());

@@ -91,7 +91,7 @@ proptest! {
 /// hash, so every key stays findable through and after each growth.
 #[test]
 fn growth_keeps_every_key() {
-    let n = scale(200_000, 600) as u64;
+    let n = scale(200_000, 300) as u64;
     let map = ShardedMap::with_shards(4);
     for i in 0..n {
         assert_eq!(map.insert(i, i), None);
@@ -207,7 +207,7 @@ fn reentrant_calls_panic_instead_of_deadlocking() {
 #[test]
 fn stress() {
     let threads = 4u64;
-    let rounds = scale(20_000, 100) as u64;
+    let rounds = scale(20_000, 60) as u64;
     let map = ShardedMap::with_shards(8);
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
