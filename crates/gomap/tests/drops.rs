@@ -175,9 +175,9 @@ type Map<KK, VV> = GoMap<KK, VV>;
 /// last insert started a doubling growth (the map is mid-growth afterwards);
 /// otherwise the growth is finished.
 fn build<KK: TKey, VV: TVal>(t: &Arc<Tracker>, growing: bool) -> Map<KK, VV> {
-    // Growth starts on insert #53 (B 3 -> 4, 8 old buckets) and #833
-    // (B 7 -> 8, 128 old buckets); either leaves the map growing.
-    let n: u64 = if MIRI { 53 } else { 833 };
+    // Growth starts on insert #27 (B 2 -> 3, 4 old buckets, Miri's size) and
+    // #833 (B 7 -> 8, 128 old buckets); either leaves the map growing.
+    let n: u64 = if MIRI { 27 } else { 833 };
     let mut m = Map::new();
     for i in 0..n {
         assert!(m.insert(KK::make(t, i), VV::make(t, i * 10)).is_none());
@@ -408,7 +408,7 @@ for_all_types!(extract_if_consumed_partial_and_dropped, extract_if);
 fn insert_overwrite<KK: TKey, VV: TVal>(growing: bool) {
     let t = Tracker::new();
     let mut m: Map<KK, VV> = build(&t, growing);
-    for key in [0u64, 7, 40] {
+    for key in [0u64, 7, 20] {
         let (old_kid, old_vid) = {
             let (k, v) = m.get_key_value(&key).unwrap();
             (k.id(), v.id())
