@@ -55,6 +55,9 @@ use parking_lot::{Mutex, RwLock};
 #[path = "../examples/actor.rs"]
 #[allow(dead_code)]
 mod actor;
+mod common;
+
+use common::SplitMix64;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -366,19 +369,6 @@ const WORKLOADS: [Workload; 3] = [
     Workload { name: "RapidGrow", mix: [5, 80, 5, 10], prefill: 0.0 },
 ];
 
-/// SplitMix64: keys and the shuffle, reproducible from a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Insert latencies: wall-clock, and on-CPU (the thread's CPU time, which leaves out the time
 /// it was descheduled: preempted by other processes, or blocked on a lock).
 struct Latency {
@@ -490,13 +480,13 @@ fn mix<H: Handle>(
 fn run<T: Table>(w: Workload, threads: usize, cap_log2: u32, presized: bool, timed: bool, seed: u64) -> Outcome {
     let capacity = 1usize << cap_log2;
     let total_ops = capacity;
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let mut ops = Vec::with_capacity(100);
     for (op, &pct) in [Op::Read, Op::Insert, Op::Remove, Op::Update].iter().zip(&w.mix) {
         ops.extend(std::iter::repeat_n(*op, pct as usize));
     }
     for i in (1..ops.len()).rev() {
-        ops.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        ops.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     let ops: [Op; 100] = ops.try_into().expect("a mix of 100 operations");
 
@@ -505,8 +495,8 @@ fn run<T: Table>(w: Workload, threads: usize, cap_log2: u32, presized: bool, tim
     let per_thread = (capacity.max(max_inserts) + prefill).div_ceil(threads).next_power_of_two();
     let keys: Vec<Vec<u64>> = (0..threads)
         .map(|_| {
-            let mut rng = Rng(rng.next());
-            (0..per_thread).map(|_| rng.next()).collect()
+            let mut rng = SplitMix64(rng.next_u64());
+            (0..per_thread).map(|_| rng.next_u64()).collect()
         })
         .collect();
 

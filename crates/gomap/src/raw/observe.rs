@@ -57,9 +57,7 @@ impl Observer {
         self.counters.overflow_allocated += 1;
         self.counters.overflow_allocated_separately += u64::from(separately);
         #[cfg(feature = "tracing")]
-        if tracing::enabled!(target: "gomap", tracing::Level::DEBUG) {
-            events::overflow_allocated(self.trace.get_or_insert_with(Box::default), b, separately);
-        }
+        events::overflow_allocated(&mut self.trace, b, separately);
         #[cfg(not(feature = "tracing"))]
         let _ = b;
     }
@@ -146,7 +144,7 @@ impl<K, V> RawTable<K, V> {
     /// Checks the counters against each other and against the table (for
     /// `check_invariants`).
     pub(super) fn check_counters(&self) {
-        let c = &self.growth_counters();
+        let c = self.growth_counters();
         let growing = u64::from(self.is_growing());
         assert_eq!(
             c.growths_started(),
@@ -329,10 +327,19 @@ mod events {
         );
     }
 
-    /// Out of line, like `bucket_evacuated`; the caller has checked that DEBUG is wanted.
+    /// Asks `tracing` first, so that nothing else runs (not even the trace state's
+    /// allocation) when no one wants the event.
+    #[inline]
+    pub(super) fn overflow_allocated(trace: &mut Option<Box<TraceState>>, b: u8, separately: bool) {
+        if tracing::enabled!(target: "gomap", tracing::Level::DEBUG) {
+            emit_overflow_allocated(trace.get_or_insert_with(Box::default), b, separately);
+        }
+    }
+
+    /// Out of line, like `bucket_evacuated`.
     #[cold]
     #[inline(never)]
-    pub(super) fn overflow_allocated(trace: &mut TraceState, b: u8, separately: bool) {
+    fn emit_overflow_allocated(trace: &mut TraceState, b: u8, separately: bool) {
         let map = trace.map();
         tracing::debug!(name: "overflow_allocated", target: "gomap", map, b, separately, "overflow bucket attached");
     }
