@@ -119,6 +119,9 @@ impl<K, V> PartialEq for BucketRef<K, V> {
 }
 
 impl<K, V> BucketRef<K, V> {
+    /// A placeholder for no bucket yet; never dereferenced.
+    pub(crate) const NONE: Self = BucketRef { ctrl: ptr::null_mut(), data: ptr::null_mut() };
+
     /// The handle of a lone bucket.
     pub(crate) fn lone(p: *mut LoneBucket<K, V>) -> Self {
         // SAFETY: `addr_of_mut!` creates no reference; `p` points to a live allocation.

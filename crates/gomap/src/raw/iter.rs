@@ -26,7 +26,25 @@ use super::table::{InsertPos, RawTable, Slot};
 ///
 /// With `RANDOM` the walk is Go's `range` (see [`super::range`]): each array's chains from a
 /// random one on, wrapping around, and every bucket's slots from a random offset.
+///
+/// The fields a step reads are few (the bucket, its slots left, the count left), so that a
+/// `for` loop over the walk keeps them in registers. Moving on to the next chain of the
+/// current array is inline; following an overflow link or starting on an array is out of
+/// line ([`Chains::after`]), which keeps the loop small.
 pub(crate) struct RawIter<K, V, const RANDOM: bool = false> {
+    /// The bucket being walked (meaningless before the first), and its slots not yet
+    /// produced, rotated by `offset` when `RANDOM`.
+    bucket: BucketRef<K, V>,
+    occupied: BitMask,
+    offset: usize,
+    /// Entries not yet produced.
+    remaining: usize,
+    /// Where the walk goes after `bucket`.
+    chains: Chains<K, V>,
+}
+
+/// The chains a walk has left: the unevacuated old chains, then the current ones.
+struct Chains<K, V> {
     old: ArrayView<K, V>,
     /// The next old chain, the range of old chains to walk, and how many are left.
     old_next: usize,
@@ -38,17 +56,54 @@ pub(crate) struct RawIter<K, V, const RANDOM: bool = false> {
     new_next: usize,
     new_mask: usize,
     new_left: usize,
-    /// The bucket being walked, and whether it belongs to the old array.
-    bucket: Option<(BucketRef<K, V>, bool)>,
-    /// The bucket's slots not yet produced, rotated by `offset` when `RANDOM`.
-    occupied: BitMask,
-    offset: usize,
-    remaining: usize,
+    /// Whether the walk's bucket belongs to the old array; `None` before the first.
+    in_old: Option<bool>,
+}
+
+impl<K, V> Clone for Chains<K, V> {
+    fn clone(&self) -> Self {
+        Chains { ..*self }
+    }
 }
 
 impl<K, V, const RANDOM: bool> Clone for RawIter<K, V, RANDOM> {
     fn clone(&self) -> Self {
-        RawIter { ..*self }
+        RawIter { chains: self.chains.clone(), ..*self }
+    }
+}
+
+impl<K, V> Chains<K, V> {
+    /// The bucket after `bucket` (the walk's current one) in its chain, or else the head of
+    /// the next chain, with whether it is in the old array.
+    #[inline(never)]
+    fn after(&mut self, bucket: BucketRef<K, V>) -> Option<(BucketRef<K, V>, bool)> {
+        if let Some(in_old) = self.in_old {
+            let array = if in_old { self.old } else { self.new };
+            if let Some(next) = array.next(bucket) {
+                return Some((next, in_old));
+            }
+        }
+        let next = if self.old_left > 0 {
+            self.old_left -= 1;
+            let i = self.old_next;
+            self.old_next = if i + 1 == self.old_end { self.old_begin } else { i + 1 };
+            (self.old.bucket(i), true)
+        } else if self.new_left > 0 {
+            (self.next_current_head(), false)
+        } else {
+            return None;
+        };
+        self.in_old = Some(next.1);
+        Some(next)
+    }
+
+    /// The head of the next chain of the current array (`new_left > 0`).
+    #[inline]
+    fn next_current_head(&mut self) -> BucketRef<K, V> {
+        self.new_left -= 1;
+        let j = self.new_next;
+        self.new_next = (j + 1) & self.new_mask;
+        self.new.bucket(j)
     }
 }
 
@@ -64,48 +119,50 @@ impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
         let old_left = old_end - old_begin;
         let buckets = table.regular_buckets();
         RawIter {
-            old,
-            old_next: if old_left == 0 { 0 } else { old_begin + start % old_left },
-            old_begin,
-            old_end,
-            old_left,
-            new: table.buckets.view(),
-            new_next: start & buckets.wrapping_sub(1),
-            new_mask: buckets.wrapping_sub(1),
-            new_left: buckets,
-            bucket: None,
+            bucket: BucketRef::NONE,
             occupied: BitMask::EMPTY,
             offset,
             remaining: table.count,
+            chains: Chains {
+                old,
+                old_next: if old_left == 0 { 0 } else { old_begin + start % old_left },
+                old_begin,
+                old_end,
+                old_left,
+                new: table.buckets.view(),
+                new_next: start & buckets.wrapping_sub(1),
+                new_mask: buckets.wrapping_sub(1),
+                new_left: buckets,
+                in_old: None,
+            },
         }
     }
 
-    /// The next chain to walk: the unevacuated old chains first, then the current ones.
+    /// Moves on to the next bucket with an occupied slot; false if there is none (which,
+    /// while `remaining > 0`, would mean a corrupt count).
     #[inline]
-    fn next_chain(&mut self) -> Option<(BucketRef<K, V>, bool)> {
-        if self.old_left > 0 {
-            self.old_left -= 1;
-            let i = self.old_next;
-            self.old_next = if i + 1 == self.old_end { self.old_begin } else { i + 1 };
-            Some((self.old.bucket(i), true))
-        } else if self.new_left > 0 {
-            self.new_left -= 1;
-            let j = self.new_next;
-            self.new_next = (j + 1) & self.new_mask;
-            Some((self.new.bucket(j), false))
-        } else {
-            None
-        }
-    }
-
-    /// The occupied slots of `bucket`, in walk order.
-    #[inline]
-    fn slots_of(&self, bucket: BucketRef<K, V>) -> BitMask {
-        let occupied = bucket.group().match_occupied();
-        if RANDOM {
-            occupied.rotate(self.offset)
-        } else {
-            occupied
+    fn advance(&mut self) -> bool {
+        loop {
+            // The common case inline: the bucket ends its chain and the next chain is the
+            // next one of the current array.
+            let chains = &mut self.chains;
+            let bucket = if chains.in_old == Some(false) && chains.new_left > 0 && self.bucket.overflow().is_null() {
+                chains.next_current_head()
+            } else {
+                match self.chains.after(self.bucket) {
+                    Some((bucket, _)) => bucket,
+                    None => {
+                        debug_assert!(false, "walked past the end with {} entries left", self.remaining);
+                        return false;
+                    }
+                }
+            };
+            self.bucket = bucket;
+            let occupied = bucket.group().match_occupied();
+            self.occupied = if RANDOM { occupied.rotate(self.offset) } else { occupied };
+            if self.occupied.any() {
+                return true;
+            }
         }
     }
 
@@ -159,25 +216,12 @@ impl<K, V, const RANDOM: bool> Iterator for RawIter<K, V, RANDOM> {
 
     #[inline]
     fn next(&mut self) -> Option<Slot<K, V>> {
-        if self.remaining == 0 {
+        if self.remaining == 0 || (!self.occupied.any() && !self.advance()) {
             return None;
         }
-        loop {
-            if let (Some(i), Some((bucket, _))) = (self.occupied.next(), self.bucket) {
-                self.remaining -= 1;
-                return Some(Slot { bucket, index: self.slot_index(i) });
-            }
-            let next_in_chain = self.bucket.and_then(|(b, in_old)| {
-                let array = if in_old { self.old } else { self.new };
-                array.next(b).map(|next| (next, in_old))
-            });
-            self.bucket = next_in_chain.or_else(|| self.next_chain());
-            let Some((bucket, _)) = self.bucket else {
-                debug_assert!(false, "walked past the end with {} entries left", self.remaining);
-                return None;
-            };
-            self.occupied = self.slots_of(bucket);
-        }
+        let i = self.occupied.next()?;
+        self.remaining -= 1;
+        Some(Slot { bucket: self.bucket, index: self.slot_index(i) })
     }
 
     #[inline]
@@ -189,19 +233,12 @@ impl<K, V, const RANDOM: bool> Iterator for RawIter<K, V, RANDOM> {
     #[inline]
     fn fold<B, F: FnMut(B, Slot<K, V>) -> B>(mut self, init: B, mut f: F) -> B {
         let mut acc = init;
-        while self.remaining > 0 {
-            if let Some((b, in_old)) = self.bucket {
-                for i in self.occupied {
-                    self.remaining -= 1;
-                    acc = f(acc, Slot { bucket: b, index: self.slot_index(i) });
-                }
-                self.bucket = (if in_old { self.old } else { self.new }).next(b).map(|next| (next, in_old));
+        while self.remaining > 0 && (self.occupied.any() || self.advance()) {
+            let bucket = self.bucket;
+            for i in mem::replace(&mut self.occupied, BitMask::EMPTY) {
+                self.remaining -= 1;
+                acc = f(acc, Slot { bucket, index: self.slot_index(i) });
             }
-            if self.bucket.is_none() {
-                self.bucket = self.next_chain();
-            }
-            let Some((b, _)) = self.bucket else { break };
-            self.occupied = self.slots_of(b);
         }
         acc
     }
