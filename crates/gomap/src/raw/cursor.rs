@@ -14,9 +14,9 @@
 //! buckets in index order, so it reads memory sequentially, as `iter` does.
 //!
 //! The cursor walks the order once around, from a random bucket, a few intervals at a time.
-//! Entering them, it takes a copy of the keys found there (in the chain that holds them
-//! now: the unevacuated old chain, or the current one) and notes the chains' occupied
-//! slots. Each step produces the next noted key that is still in the map, with its current
+//! Entering them, it notes the keys found there (in the chain that holds them now: the
+//! unevacuated old chain, or the current one), each with a copy of the key and the slot it
+//! is in. Each step produces the next noted key that is still in the map, with its current
 //! value. So:
 //!
 //! 1. an entry present at creation and never removed is in exactly one interval and is
@@ -35,15 +35,15 @@
 //! The slots noted on entry are used directly only while the table's *generation* is the
 //! one seen on entry. Every operation that moves or removes an entry, or frees memory that
 //! still held entries, advances the generation (removal, evacuation, resize, clear); inserts
-//! do not, since they only fill empty slots, which the noted occupancy masks leave out.
-//! Once the generation has moved, each remaining key is looked up again. A cursor holds no
+//! do not, since they only fill empty slots, never a noted one. Once the generation has
+//! moved, each remaining key is looked up again. A cursor holds no
 //! pointer it follows without the table, which the caller passes in exclusively, and whose
 //! identity is checked first.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::alloc::ArrayView;
-use super::bucket::{BitMask, BucketRef, BUCKET_CNT};
+use super::bucket::{BucketRef, BUCKET_CNT};
 use super::random_u64;
 use super::table::{RawTable, Slot};
 
@@ -122,17 +122,11 @@ pub(crate) struct RawCursor<K, V> {
     walked: u128,
     /// The end offset of the intervals entered, while inside them.
     interval_end: Option<u128>,
-    /// The keys of the intervals entered, in walk order; those from `next_key` on are not
-    /// produced yet.
-    keys: Vec<K>,
+    /// The entries of the intervals entered, in walk order, as copies of their keys and the
+    /// slots they were in (valid while the table's generation is `generation`: nothing
+    /// moved or left since); those from `next_key` on are not produced yet.
+    notes: Vec<(K, Slot<K, V>)>,
     next_key: usize,
-    /// The intervals' chains as they were on entry: each bucket with its occupied slots.
-    chain: Vec<(BucketRef<K, V>, BitMask)>,
-    /// Where the walk of `chain` is: the bucket, and its slots not yet produced (rotated by
-    /// `offset`). Valid while the table's generation is `generation` (nothing moved or left
-    /// since).
-    bucket: usize,
-    slots: BitMask,
     generation: u64,
     /// The slot rotation inside each bucket, as in Go's range (0..8).
     offset: usize,
@@ -152,11 +146,8 @@ impl<K, V> RawCursor<K, V> {
             start: if base_b == 0 { 0 } else { r & !(u64::MAX >> base_b) },
             walked: 0,
             interval_end: None,
-            keys: Vec::new(),
+            notes: Vec::new(),
             next_key: 0,
-            chain: Vec::new(),
-            bucket: 0,
-            slots: BitMask::EMPTY,
             generation: 0,
             offset: (r % BUCKET_CNT as u64) as usize,
         }
@@ -182,11 +173,12 @@ impl<K, V> RawCursor<K, V> {
         // entered (so the seed is unchanged too: it changes only when the last entry
         // leaves), and a noted key left to produce.
         let unchanged = table.cursor.generation == self.generation;
-        if unchanged && table.cursor.id.load(Ordering::Relaxed) == self.table && self.next_key < self.keys.len() {
-            self.next_key += 1;
-            let slot = self.next_noted_slot();
-            // SAFETY: as in `next_slow`, first branch.
-            return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
+        if unchanged && table.cursor.id.load(Ordering::Relaxed) == self.table {
+            if let Some(&(_, slot)) = self.notes.get(self.next_key) {
+                self.next_key += 1;
+                // SAFETY: as in `next_slow`, first branch.
+                return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
+            }
         }
         self.next_slow(table, hash, eq)
     }
@@ -209,17 +201,16 @@ impl<K, V> RawCursor<K, V> {
         if table.seed != self.seed {
             // The table was empty since the last step: every noted key was removed, and
             // whatever is there now was inserted after the cursor was made.
-            self.next_key = self.keys.len();
+            self.next_key = self.notes.len();
             self.seed = table.seed;
         }
         loop {
-            if self.interval_end.is_some() && self.next_key < self.keys.len() {
+            if self.interval_end.is_some() && self.next_key < self.notes.len() {
+                let (key, noted) = &self.notes[self.next_key];
+                self.next_key += 1;
                 let slot = if table.cursor.generation == self.generation {
-                    self.next_key += 1;
-                    self.next_noted_slot()
+                    *noted
                 } else {
-                    let key = &self.keys[self.next_key];
-                    self.next_key += 1;
                     match table.find(hash(key), |stored| eq(stored, key)) {
                         Some(slot) => slot,
                         // Removed before the cursor reached it.
@@ -242,19 +233,6 @@ impl<K, V> RawCursor<K, V> {
         }
     }
 
-    /// The slot of the next noted key, by replaying the walk of the chain as it was on
-    /// entry (only while the generation is unchanged).
-    #[inline]
-    fn next_noted_slot(&mut self) -> Slot<K, V> {
-        loop {
-            if let Some(i) = self.slots.next() {
-                return Slot { bucket: self.chain[self.bucket].0, index: (i + self.offset) % BUCKET_CNT };
-            }
-            self.bucket += 1;
-            self.slots = self.chain[self.bucket].1.rotate(self.offset);
-        }
-    }
-
     /// Notes the keys of the next intervals of the walk: at least one, and more until
     /// `NOTE_KEYS` keys or `NOTE_BUCKETS` buckets are noted.
     fn enter(&mut self, table: &RawTable<K, V>)
@@ -265,11 +243,10 @@ impl<K, V> RawCursor<K, V> {
         // these again on the next step): the notes are marked stale until complete, so
         // neither the fast path nor the lookups use a partial set.
         self.generation = table.cursor.generation.wrapping_sub(1);
-        self.slots = BitMask::EMPTY;
-        self.keys.clear();
-        self.chain.clear();
+        self.notes.clear();
         self.next_key = 0;
         let mut end = self.walked;
+        let mut buckets = 0;
         loop {
             let point = self.start.wrapping_add(end as u64);
             let (chain, b) = table.chain_at(hash_bits_at(point, self.base_b));
@@ -279,42 +256,39 @@ impl<K, V> RawCursor<K, V> {
                 "gomap internal error: cursor position {point:#x} inside a bucket of 2^{b} (maps never shrink)"
             );
             if let Some((array, head)) = chain {
-                note_chain(&mut self.keys, &mut self.chain, array, head, self.offset);
+                buckets += note_chain(&mut self.notes, array, head, self.offset);
             }
             end += width;
-            if end == WALK_END || self.keys.len() >= NOTE_KEYS || self.chain.len() >= NOTE_BUCKETS {
+            if end == WALK_END || self.notes.len() >= NOTE_KEYS || buckets >= NOTE_BUCKETS {
                 break;
             }
-        }
-        if let Some(&(_, first)) = self.chain.first() {
-            self.bucket = 0;
-            self.slots = first.rotate(self.offset);
         }
         self.generation = table.cursor.generation;
         self.interval_end = Some(end);
     }
 }
 
-/// Appends the keys of the chain at `head` to `keys` (slots in walk order), and its buckets
-/// with their occupied slots to `chain`.
+/// Appends the entries of the chain at `head` to `notes` (slots in walk order), and returns
+/// the number of buckets in the chain.
 fn note_chain<K: Clone, V>(
-    keys: &mut Vec<K>,
-    chain: &mut Vec<(BucketRef<K, V>, BitMask)>,
+    notes: &mut Vec<(K, Slot<K, V>)>,
     array: ArrayView<K, V>,
     head: BucketRef<K, V>,
     offset: usize,
-) {
+) -> usize {
+    let mut buckets = 0;
     let mut bucket = Some(head);
     while let Some(b) = bucket {
-        let occupied = b.group().match_occupied();
-        keys.reserve(BUCKET_CNT);
-        for i in occupied.rotate(offset) {
+        notes.reserve(BUCKET_CNT);
+        for i in b.group().match_occupied().rotate(offset) {
+            let slot = Slot { bucket: b, index: (i + offset) % BUCKET_CNT };
             // SAFETY: an occupied slot of a chain of a table the caller borrows.
-            keys.push(unsafe { &*b.key_ptr((i + offset) % BUCKET_CNT) }.clone());
+            notes.push((unsafe { &*slot.key() }.clone(), slot));
         }
-        chain.push((b, occupied));
+        buckets += 1;
         bucket = array.next(b);
     }
+    buckets
 }
 
 /// A chain: its array, and its first bucket.
