@@ -58,9 +58,12 @@ use crate::GoMap;
 /// The cursor walks hash space rather than buckets, since growth replaces buckets but never
 /// changes which hash interval a key belongs to. On entering a bucket's interval it copies
 /// that bucket's keys (hence `K: Clone`) and notes their slots; each step produces the next
-/// copied key that is still in the map. While the map has not moved or removed anything
-/// since, the noted slot is used directly; afterwards the key is looked up again. So a walk
-/// with no change costs about a key clone per entry more than [`GoMap::iter`].
+/// copied key that is still in the map. While the map has not moved anything since (no
+/// growth work, resize or clear), the noted slot is used directly, after removals with a
+/// check that it still holds the key; once entries have moved, the key is looked up again.
+/// So a walk with no change costs about a key clone per entry more than [`GoMap::iter`],
+/// and removing the key just produced (Go's delete-while-ranging) costs the removal, not a
+/// lookup per step.
 ///
 /// # Panics
 ///

@@ -450,6 +450,33 @@ fn cursor_over_colliding_hashes() {
     assert!(produced.values().all(|&c| c == 1));
 }
 
+/// A key removed and inserted again may land in the slot noted for another key. It is a
+/// new entry: produced at most once, also when entries move before the cursor reaches the
+/// key's own note (which is then looked up).
+#[test]
+fn cursor_produces_a_reinserted_key_at_most_once() {
+    for _ in 0..64 {
+        // One hash for every key: one bucket, key `i` in slot `i`.
+        let mut map = GoMap::with_hasher(FnBuild(|_| 0));
+        for k in 0..8 {
+            map.insert(k, 10 * k);
+        }
+        let mut cursor = map.cursor();
+        let first = *cursor.next(&mut map).unwrap().0;
+        for k in (0..8).filter(|&k| k != first) {
+            map.remove(&k);
+        }
+        // It takes the first empty slot: slot 0 unless `first` is there.
+        let again = if first == 1 { 2 } else { 1 };
+        map.insert(again, 10 * again);
+        let mut produced: Vec<u64> = cursor.next(&mut map).map(|(&k, _)| k).into_iter().collect();
+        map.reserve(100); // a resize: every entry moves
+        produced.extend(drain_cursor(&mut cursor, &mut map));
+        assert!(produced.iter().all(|&k| k == again), "a removed entry came back: {produced:?}");
+        assert!(produced.len() <= 1, "the new entry twice: {produced:?}");
+    }
+}
+
 /// A key whose `clone` panics when armed.
 #[derive(PartialEq, Eq, Hash, Debug)]
 struct FragileKey(u64);

@@ -17,14 +17,15 @@
 //! Entering them, it notes the keys found there (in the chain that holds them now: the
 //! unevacuated old chain, or the current one), each with a copy of the key and the slot it
 //! is in. Each step produces the next noted key that is still in the map, with its current
-//! value. So:
+//! value: found in its noted slot while no entry has moved since, else looked up. So:
 //!
 //! 1. an entry present at creation and never removed is in exactly one interval and is
 //!    noted and produced exactly once;
 //! 2. an entry removed before the cursor produces it is not found, so not produced;
 //! 3. an entry inserted later is produced only if its interval is entered after the
-//!    insert, and then once;
-//! 4. a key removed and inserted again is looked up afresh: a new entry, same rules.
+//!    insert, or if it has a noted key (see 4), and then once: each note is used once;
+//! 4. a key removed and inserted again is a new entry with a noted key: it is produced at
+//!    its note if it is found there (or by the lookup), else not at all.
 //!
 //! An interval is always a whole bucket of whichever array holds it: the walk starts at a
 //! bucket boundary of the smallest array present, arrays only get bigger, and an old chain,
@@ -33,17 +34,18 @@
 //! # Soundness
 //!
 //! The slots noted on entry are used directly only while the table's *generation* is the
-//! one seen on entry. Every operation that moves or removes an entry, or frees memory that
-//! still held entries, advances the generation (removal, evacuation, resize, clear); inserts
-//! do not, since they only fill empty slots, never a noted one. Once the generation has
-//! moved, each remaining key is looked up again. A cursor holds no
-//! pointer it follows without the table, which the caller passes in exclusively, and whose
-//! identity is checked first.
+//! one seen on entry. Every operation that moves an entry or frees bucket memory advances
+//! the generation (evacuation, resize, clear). Removals and inserts do not: they leave
+//! every other entry where it is and free nothing, so a noted slot stays readable. After a
+//! removal (the table counts them) a noted slot may have been emptied, or filled again with
+//! another entry, so from then on its tophash and key are checked before it is used. Once
+//! the generation has moved, each remaining key is looked up again. A cursor holds no pointer it follows without the table, which the caller
+//! passes in exclusively, and whose identity is checked first.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::alloc::ArrayView;
-use super::bucket::{BucketRef, BUCKET_CNT};
+use super::bucket::{BucketRef, BUCKET_CNT, MIN_TOP_HASH};
 use super::random_u64;
 use super::table::{RawTable, Slot};
 
@@ -73,23 +75,33 @@ fn hash_bits_at(point: u64, base_b: u8) -> u64 {
     }
 }
 
-/// A table's identity for cursors, and the generation of its slot layout.
+/// A table's identity for cursors, and two counts of its changes.
 pub(crate) struct CursorTag {
     /// A process-unique number, given the first time a cursor is made (0: none yet).
     id: AtomicU64,
-    /// Advanced whenever an entry moves or leaves the table.
+    /// Advanced whenever an entry moves or bucket memory is freed.
     generation: u64,
+    /// Advanced with the generation, and by every removal.
+    version: u64,
 }
 
 impl CursorTag {
     pub(super) fn new() -> Self {
-        CursorTag { id: AtomicU64::new(0), generation: 0 }
+        CursorTag { id: AtomicU64::new(0), generation: 0, version: 0 }
     }
 
-    /// Entries moved or left: slots noted by cursors are no longer to be trusted.
+    /// Entries moved, or bucket memory was freed: slots noted by cursors are no longer to be
+    /// read.
     #[inline]
     pub(super) fn entries_moved(&mut self) {
         self.generation = self.generation.wrapping_add(1);
+        self.version = self.version.wrapping_add(1);
+    }
+
+    /// An entry left its slot: slots noted by cursors may no longer hold their keys.
+    #[inline]
+    pub(super) fn entry_removed(&mut self) {
+        self.version = self.version.wrapping_add(1);
     }
 
     /// The table's identity, drawn on first use. Tables never share one: a copy or a new
@@ -128,6 +140,9 @@ pub(crate) struct RawCursor<K, V> {
     notes: Vec<(K, Slot<K, V>)>,
     next_key: usize,
     generation: u64,
+    /// The table's version when the notes were taken: while it is unchanged, every noted
+    /// slot still holds its key.
+    version: u64,
     /// The slot rotation inside each bucket, as in Go's range (0..8).
     offset: usize,
 }
@@ -149,6 +164,7 @@ impl<K, V> RawCursor<K, V> {
             notes: Vec::new(),
             next_key: 0,
             generation: 0,
+            version: 0,
             offset: (r % BUCKET_CNT as u64) as usize,
         }
     }
@@ -169,15 +185,24 @@ impl<K, V> RawCursor<K, V> {
     where
         K: Clone,
     {
-        // The common step: same table, nothing moved or left since the intervals were
-        // entered (so the seed is unchanged too: it changes only when the last entry
-        // leaves), and a noted key left to produce.
-        let unchanged = table.cursor.generation == self.generation;
-        if unchanged && table.cursor.id.load(Ordering::Relaxed) == self.table {
+        let same_table = || table.cursor.id.load(Ordering::Relaxed) == self.table;
+        if table.cursor.version == self.version && same_table() {
+            // The common step: nothing moved or removed since the intervals were entered,
+            // so every noted slot holds its key.
             if let Some(&(_, slot)) = self.notes.get(self.next_key) {
                 self.next_key += 1;
                 // SAFETY: as in `next_slow`, first branch.
                 return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
+            }
+        } else if table.cursor.generation == self.generation && same_table() {
+            // Removals only (Go's delete while ranging): the noted slots are still there,
+            // but may have been emptied or taken by other keys.
+            while let Some((key, slot)) = self.notes.get(self.next_key) {
+                self.next_key += 1;
+                if holds(*slot, key, &eq) {
+                    // SAFETY: as in `next_slow`, first branch.
+                    return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
+                }
             }
         }
         self.next_slow(table, hash, eq)
@@ -209,6 +234,11 @@ impl<K, V> RawCursor<K, V> {
                 let (key, noted) = &self.notes[self.next_key];
                 self.next_key += 1;
                 let slot = if table.cursor.generation == self.generation {
+                    if table.cursor.version != self.version && !holds(*noted, key, &eq) {
+                        // Removed before the cursor reached it (its slot may hold another
+                        // entry now, inserted later).
+                        continue;
+                    }
                     *noted
                 } else {
                     match table.find(hash(key), |stored| eq(stored, key)) {
@@ -217,10 +247,10 @@ impl<K, V> RawCursor<K, V> {
                         None => continue,
                     }
                 };
-                // SAFETY: `slot` is occupied: either nothing moved or left the table since
-                // the interval was entered (same generation), so the slots noted then still
-                // hold their entries, or it was just found. The table is borrowed
-                // exclusively for 'a, and one entry is handed out per borrow.
+                // SAFETY: `slot` is occupied: either nothing moved since the interval was
+                // entered (same generation) and nothing was removed since (same version) or
+                // `holds` saw the noted key in it, or it was just found. The table is
+                // borrowed exclusively for 'a, and one entry is handed out per borrow.
                 return Some(unsafe { (&*slot.key(), &mut *slot.value()) });
             }
             if let Some(end) = self.interval_end.take() {
@@ -243,6 +273,7 @@ impl<K, V> RawCursor<K, V> {
         // these again on the next step): the notes are marked stale until complete, so
         // neither the fast path nor the lookups use a partial set.
         self.generation = table.cursor.generation.wrapping_sub(1);
+        self.version = table.cursor.version.wrapping_sub(1);
         self.notes.clear();
         self.next_key = 0;
         let mut end = self.walked;
@@ -264,8 +295,17 @@ impl<K, V> RawCursor<K, V> {
             }
         }
         self.generation = table.cursor.generation;
+        self.version = table.cursor.version;
         self.interval_end = Some(end);
     }
+}
+
+/// Whether the noted `slot` still holds `key`. Only for a slot noted in the table's current
+/// generation: its bucket is still allocated, though the slot may have been emptied.
+#[inline]
+fn holds<K, V>(slot: Slot<K, V>, key: &K, eq: &impl Fn(&K, &K) -> bool) -> bool {
+    // SAFETY: a slot whose tophash is a real tophash holds a key.
+    slot.tophash() >= MIN_TOP_HASH && eq(unsafe { &*slot.key() }, key)
 }
 
 /// Appends the entries of the chain at `head` to `notes` (slots in walk order), and returns

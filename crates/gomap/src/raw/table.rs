@@ -515,9 +515,10 @@ impl<K, V> RawTable<K, V> {
         // current array. Its key and value are read out exactly once and the slot is marked
         // empty at once, so they are never dropped or read again through the table.
         let entry = unsafe { (slot.key().read(), slot.value().read()) };
+        // No other entry moves and nothing is freed: cursors' notes stay readable.
         slot.set_tophash(EMPTY_ONE);
         self.tombstones += 1;
-        self.cursor.entries_moved();
+        self.cursor.entry_removed();
         let array = self.buckets.view();
         let Slot { bucket: mut b, index: mut i } = slot;
         let next_is_rest = if i == BUCKET_CNT - 1 {
