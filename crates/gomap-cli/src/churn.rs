@@ -118,18 +118,7 @@ pub fn run(args: &ChurnArgs) -> io::Result<()> {
 
     let stats = map.stats();
     writeln!(out)?;
-    writeln!(
-        out,
-        "{} growth{} ({} same-size, {} doubling{}); a growth was in progress during {} of {} writes ({:.1}%)",
-        tracker.started(),
-        if tracker.started() == 1 { "" } else { "s" },
-        tracker.same_size,
-        tracker.doublings,
-        tracker.running_note(),
-        thousands(tracker.growing_writes),
-        thousands(write),
-        100.0 * tracker.growing_writes as f64 / write as f64
-    )?;
+    writeln!(out, "{}", tracker.summary(write, "writes"))?;
     writeln!(
         out,
         "final stats after {} pairs (took {:.1} ms, {:.0} ns/pair including two stats() calls):",

@@ -104,19 +104,22 @@ impl Tracker {
         }
     }
 
-    /// Number of growths seen to start so far.
-    pub fn started(&self) -> usize {
-        self.started
-    }
-
-    /// `", 1 still running"` for a summary line, or nothing.
-    pub fn running_note(&self) -> String {
+    /// The summary line of a run of `writes` writes (`noun`: what a write is called), after
+    /// [`Tracker::finish`]: `"3 growths (2 doubling, 0 same-size, 1 still running); a growth
+    /// was in progress during 1,234 of 5,000 inserts (24.7%)"`.
+    pub fn summary(&self, writes: u64, noun: &str) -> String {
         let running = self.started - self.doublings - self.same_size;
-        if running == 0 {
-            String::new()
-        } else {
-            format!(", {running} still running")
-        }
+        format!(
+            "{} growth{} ({} doubling, {} same-size{}); a growth was in progress during {} of {} {noun} ({:.1}%)",
+            self.started,
+            if self.started == 1 { "" } else { "s" },
+            self.doublings,
+            self.same_size,
+            if running == 0 { String::new() } else { format!(", {running} still running") },
+            thousands(self.growing_writes),
+            thousands(writes),
+            100.0 * self.growing_writes as f64 / writes as f64
+        )
     }
 
     /// Ends the run after write `last_write`: returns the growth still running, if any,

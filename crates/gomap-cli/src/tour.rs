@@ -61,18 +61,7 @@ pub fn run(args: &TourArgs) -> io::Result<()> {
 
     let stats = map.stats();
     writeln!(out)?;
-    writeln!(
-        out,
-        "{} growth{} ({} doubling, {} same-size{}); a growth was in progress during {} of {} inserts ({:.1}%)",
-        tracker.started(),
-        if tracker.started() == 1 { "" } else { "s" },
-        tracker.doublings,
-        tracker.same_size,
-        tracker.running_note(),
-        thousands(tracker.growing_writes),
-        thousands(n),
-        100.0 * tracker.growing_writes as f64 / n as f64
-    )?;
+    writeln!(out, "{}", tracker.summary(n, "inserts"))?;
     writeln!(
         out,
         "final stats after {} inserts (took {:.1} ms, {:.0} ns/insert including a stats() call each):",
