@@ -191,72 +191,37 @@ impl SharedOps for GoSyncMap {
     }
 }
 
-/// Go's `map` + `sync.RWMutex`, in Rust.
-struct RwLockGoMap(RwLock<GoMap<u64, u64, Hasher>>);
+/// A map behind one lock: `$read` locks it for lookups, `$write` for changes.
+macro_rules! locked_table {
+    ($(#[$doc:meta])* $name:ident, $label:literal, $lock:ident<$map:ident>, $read:ident, $write:ident) => {
+        $(#[$doc])*
+        struct $name($lock<$map<u64, u64, Hasher>>);
 
-shared_table!(RwLockGoMap, "RwLock<GoMap>", |c| RwLockGoMap(RwLock::new(GoMap::with_capacity_and_hasher(
-    c,
-    Hasher::default()
-))));
+        shared_table!($name, $label, |c| $name($lock::new($map::with_capacity_and_hasher(c, Hasher::default()))));
 
-impl SharedOps for RwLockGoMap {
-    fn get(&self, key: u64) -> bool {
-        self.0.read().contains_key(&key)
-    }
-    fn insert(&self, key: u64) -> bool {
-        self.0.write().insert(key, 0).is_none()
-    }
-    fn remove(&self, key: u64) -> bool {
-        self.0.write().remove(&key).is_some()
-    }
-    fn update(&self, key: u64) -> bool {
-        self.0.write().get_mut(&key).map(|v| *v += 1).is_some()
-    }
+        impl SharedOps for $name {
+            fn get(&self, key: u64) -> bool {
+                self.0.$read().contains_key(&key)
+            }
+            fn insert(&self, key: u64) -> bool {
+                self.0.$write().insert(key, 0).is_none()
+            }
+            fn remove(&self, key: u64) -> bool {
+                self.0.$write().remove(&key).is_some()
+            }
+            fn update(&self, key: u64) -> bool {
+                self.0.$write().get_mut(&key).map(|v| *v += 1).is_some()
+            }
+        }
+    };
 }
 
-struct RwLockStd(RwLock<HashMap<u64, u64, Hasher>>);
-
-shared_table!(RwLockStd, "RwLock<HashMap>", |c| RwLockStd(RwLock::new(HashMap::with_capacity_and_hasher(
-    c,
-    Hasher::default()
-))));
-
-impl SharedOps for RwLockStd {
-    fn get(&self, key: u64) -> bool {
-        self.0.read().contains_key(&key)
-    }
-    fn insert(&self, key: u64) -> bool {
-        self.0.write().insert(key, 0).is_none()
-    }
-    fn remove(&self, key: u64) -> bool {
-        self.0.write().remove(&key).is_some()
-    }
-    fn update(&self, key: u64) -> bool {
-        self.0.write().get_mut(&key).map(|v| *v += 1).is_some()
-    }
-}
-
-struct MutexStd(Mutex<HashMap<u64, u64, Hasher>>);
-
-shared_table!(MutexStd, "Mutex<HashMap>", |c| MutexStd(Mutex::new(HashMap::with_capacity_and_hasher(
-    c,
-    Hasher::default()
-))));
-
-impl SharedOps for MutexStd {
-    fn get(&self, key: u64) -> bool {
-        self.0.lock().contains_key(&key)
-    }
-    fn insert(&self, key: u64) -> bool {
-        self.0.lock().insert(key, 0).is_none()
-    }
-    fn remove(&self, key: u64) -> bool {
-        self.0.lock().remove(&key).is_some()
-    }
-    fn update(&self, key: u64) -> bool {
-        self.0.lock().get_mut(&key).map(|v| *v += 1).is_some()
-    }
-}
+locked_table!(
+    /// Go's `map` + `sync.RWMutex`, in Rust.
+    RwLockGoMap, "RwLock<GoMap>", RwLock<GoMap>, read, write
+);
+locked_table!(RwLockStd, "RwLock<HashMap>", RwLock<HashMap>, read, write);
+locked_table!(MutexStd, "Mutex<HashMap>", Mutex<HashMap>, lock, lock);
 
 shared_table!(dashmap::DashMap<u64, u64, Hasher>, "dashmap", |c| dashmap::DashMap::with_capacity_and_hasher(
     c,
