@@ -24,7 +24,7 @@ use super::table::{InsertPos, RawTable, Slot};
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
 ///
-/// With `RANDOM` the walk is Go's `range` (see [`super::range`]): each array's chains from a
+/// With `RANDOM` the walk is Go's `range` ([`RawTable::raw_range`]): each array's chains from a
 /// random one on, wrapping around, and every bucket's slots from a random offset.
 ///
 /// The fields a step reads are few (the bucket, its slots left, the count left), so that a
