@@ -39,8 +39,9 @@
 //! every other entry where it is and free nothing, so a noted slot stays readable. After a
 //! removal (the table counts them) a noted slot may have been emptied, or filled again with
 //! another entry, so from then on its tophash and key are checked before it is used. Once
-//! the generation has moved, each remaining key is looked up again. A cursor holds no pointer it follows without the table, which the caller
-//! passes in exclusively, and whose identity is checked first.
+//! the generation has moved, each remaining key is looked up again. A cursor holds no
+//! pointer it follows without the table, which the caller passes in exclusively, and whose
+//! identity is checked first.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -135,8 +136,8 @@ pub(crate) struct RawCursor<K, V> {
     /// The end offset of the intervals entered, while inside them.
     interval_end: Option<u128>,
     /// The entries of the intervals entered, in walk order, as copies of their keys and the
-    /// slots they were in (valid while the table's generation is `generation`: nothing
-    /// moved or left since); those from `next_key` on are not produced yet.
+    /// slots they were in (readable while the table's generation is `generation`: nothing
+    /// moved since); those from `next_key` on are not produced yet.
     notes: Vec<(K, Slot<K, V>)>,
     next_key: usize,
     generation: u64,
