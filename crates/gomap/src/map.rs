@@ -15,6 +15,16 @@ use crate::MapStats;
 /// every map. (`foldhash::fast` is quicker by about one multiply per hash, but with sequential
 /// keys it spreads them over buckets far less evenly than Go's hash, so overflow counts and
 /// growth lengths would stop looking like Go's; pass it to `with_hasher` if that is fine.)
+///
+/// ```
+/// use std::hash::BuildHasher;
+///
+/// // Every map draws its own seed, as Go's maps do.
+/// let (a, b) = (gomap::DefaultHashBuilder::default(), gomap::DefaultHashBuilder::default());
+/// assert_ne!(a.hash_one(42u64), b.hash_one(42u64));
+/// let map: gomap::GoMap<u64, u64> = gomap::GoMap::with_hasher(a);
+/// assert!(map.is_empty());
+/// ```
 pub type DefaultHashBuilder = foldhash::quality::RandomState;
 
 /// A hash map with Go 1.19's algorithm and `std::collections::HashMap`'s API.

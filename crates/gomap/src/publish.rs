@@ -34,6 +34,21 @@ const COUNTERS: [(&str, &str); 8] = [
 /// Registers a description and unit for every metric [`MapStats::publish_metrics`] sets,
 /// so that exporters can show them (Prometheus: `# HELP` lines). Call once, after
 /// installing the recorder; optional.
+///
+/// ```
+/// use metrics_exporter_prometheus::PrometheusBuilder;
+///
+/// let recorder = PrometheusBuilder::new().build_recorder();
+/// let handle = recorder.handle();
+/// metrics::with_local_recorder(&recorder, || {
+///     gomap::describe_metrics();
+///     let users: gomap::GoMap<u64, u64> = (0..100).map(|i| (i, i)).collect();
+///     users.publish_metrics("users");
+/// });
+/// let text = handle.render();
+/// assert!(text.contains("# HELP gomap_len"));
+/// assert!(text.contains("gomap_len{map=\"users\"} 100"));
+/// ```
 pub fn describe_metrics() {
     for (name, unit, help) in GAUGES {
         describe_gauge!(name, unit, help);

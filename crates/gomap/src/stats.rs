@@ -137,11 +137,32 @@ pub struct GrowthCounters {
 
 impl GrowthCounters {
     /// Growths started, of both kinds.
+    ///
+    /// ```
+    /// let mut map = gomap::GoMap::new();
+    /// for i in 0..100u64 {
+    ///     map.insert(i, i);
+    /// }
+    /// let stats = map.stats();
+    /// assert_eq!(stats.b, 4); // from B = 0, one doubling at a time
+    /// assert_eq!(stats.growth.doublings_started, 4);
+    /// assert_eq!(stats.growth.growths_started(), 4 + stats.growth.same_size_started);
+    /// ```
     pub fn growths_started(&self) -> u64 {
         self.doublings_started + self.same_size_started
     }
 
     /// Growths finished, of both kinds.
+    ///
+    /// ```
+    /// let mut map = gomap::GoMap::new();
+    /// for i in 0..100u64 {
+    ///     map.insert(i, i);
+    /// }
+    /// map.finish_growth();
+    /// let growth = map.stats().growth;
+    /// assert_eq!(growth.growths_finished(), growth.growths_started());
+    /// ```
     pub fn growths_finished(&self) -> u64 {
         self.doublings_finished + self.same_size_finished
     }
