@@ -114,16 +114,35 @@ impl Drop for Token<'_> {
 
 impl<K, V> CheckedMap<K, V> {
     /// An empty map.
+    ///
+    /// ```
+    /// let map: gomap::sync::CheckedMap<&str, i32> = gomap::sync::CheckedMap::new();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.get("gopher"), None);
+    /// ```
     pub fn new() -> Self {
         Self::from_map(GoMap::new())
     }
 
     /// A map holding `map`'s entries.
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::from_map(gomap::GoMap::from([("a", 1), ("b", 2)]));
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.get("b"), Some(2));
+    /// ```
     pub fn from_map(map: GoMap<K, V>) -> Self {
         CheckedMap { state: AtomicUsize::new(0), len: AtomicUsize::new(map.len()), map: RwLock::new(map) }
     }
 
     /// The map inside.
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// map.insert("gopher", 1);
+    /// let inner: gomap::GoMap<&str, i32> = map.into_inner();
+    /// assert_eq!(inner.get("gopher"), Some(&1));
+    /// ```
     pub fn into_inner(self) -> GoMap<K, V> {
         self.map.into_inner()
     }
@@ -165,16 +184,40 @@ impl<K, V> CheckedMap<K, V> {
     }
 
     /// The number of entries. Never conflicts (Go's `len` has no check either).
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.insert("a", 3);
+    /// assert_eq!(map.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.len.load(Relaxed)
     }
 
     /// Whether the map is empty. Never conflicts.
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert("gopher", 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Removes every entry (a write).
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.get("a"), None);
+    /// ```
     pub fn clear(&self) {
         let mut access = self.write();
         access.guard.clear();
@@ -184,6 +227,19 @@ impl<K, V> CheckedMap<K, V> {
     /// Calls `f` on each entry until it returns false (Go's `for k, v := range m`). Other
     /// reads and ranges may overlap it; a write from any thread while it runs, including
     /// from `f` itself, panics with `"concurrent map iteration and map write"`.
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// for i in 1..=4 {
+    ///     map.insert(i, i * 10);
+    /// }
+    /// let mut sum = 0;
+    /// map.range(|_, v| {
+    ///     sum += v;
+    ///     true
+    /// });
+    /// assert_eq!(sum, 100);
+    /// ```
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         let access = self.begin_read(ITERATOR).unwrap_or_else(|misuse| misuse.raise());
         for (k, v) in access.guard.iter() {
@@ -196,6 +252,13 @@ impl<K, V> CheckedMap<K, V> {
 
 impl<K: Eq + Hash, V> CheckedMap<K, V> {
     /// Inserts a key-value pair, returning the previous value (a write).
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// assert_eq!(map.insert("gopher", 1), None);
+    /// assert_eq!(map.insert("gopher", 2), Some(1));
+    /// assert_eq!(map.get("gopher"), Some(2));
+    /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         let mut access = self.write();
         let previous = access.guard.insert(key, value);
@@ -204,6 +267,14 @@ impl<K: Eq + Hash, V> CheckedMap<K, V> {
     }
 
     /// Removes `key`, returning its value (a write).
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// map.insert("gopher", 1);
+    /// assert_eq!(map.remove("gopher"), Some(1));
+    /// assert_eq!(map.remove("gopher"), None);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -216,6 +287,13 @@ impl<K: Eq + Hash, V> CheckedMap<K, V> {
     }
 
     /// A clone of the value of `key` (a read).
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// map.insert("gopher", 1);
+    /// assert_eq!(map.get("gopher"), Some(1));
+    /// assert_eq!(map.get("crab"), None);
+    /// ```
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -226,6 +304,13 @@ impl<K: Eq + Hash, V> CheckedMap<K, V> {
     }
 
     /// Whether `key` is present (a read).
+    ///
+    /// ```
+    /// let map = gomap::sync::CheckedMap::new();
+    /// map.insert("gopher", 1);
+    /// assert!(map.contains_key("gopher"));
+    /// assert!(!map.contains_key("crab"));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,

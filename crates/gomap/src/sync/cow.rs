@@ -48,16 +48,37 @@ pub struct CowMap<K, V> {
 
 impl<K, V> CowMap<K, V> {
     /// An empty map.
+    ///
+    /// ```
+    /// let map: gomap::sync::CowMap<&str, i32> = gomap::sync::CowMap::new();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.get("gopher"), None);
+    /// ```
     pub fn new() -> Self {
         Self::from_map(GoMap::new())
     }
 
     /// A map starting with `map`'s entries.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::from_map(gomap::GoMap::from([("a", 1), ("b", 2)]));
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.get("b"), Some(2));
+    /// ```
     pub fn from_map(map: GoMap<K, V>) -> Self {
         CowMap { current: AtomicArc::new(Arc::new(map)), writer: Mutex::new(()) }
     }
 
     /// The current snapshot: an immutable map that later writes do not change.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// map.insert("gopher", 1);
+    /// let snapshot = map.load();
+    /// map.insert("gopher", 2);
+    /// assert_eq!(snapshot.get("gopher"), Some(&1)); // unchanged
+    /// assert_eq!(map.load().get("gopher"), Some(&2));
+    /// ```
     pub fn load(&self) -> Arc<GoMap<K, V>> {
         self.current.load_full()
     }
@@ -69,11 +90,26 @@ impl<K, V> CowMap<K, V> {
     }
 
     /// The number of entries in the current snapshot.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.insert("a", 3);
+    /// assert_eq!(map.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.peek().len()
     }
 
     /// Whether the current snapshot is empty.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert("gopher", 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.peek().is_empty()
     }
@@ -85,6 +121,13 @@ where
     V: Clone,
 {
     /// A clone of the value of `key` in the current snapshot.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// map.insert("gopher", 1);
+    /// assert_eq!(map.get("gopher"), Some(1));
+    /// assert_eq!(map.get("crab"), None);
+    /// ```
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -94,6 +137,13 @@ where
     }
 
     /// Whether `key` is in the current snapshot.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// map.insert("gopher", 1);
+    /// assert!(map.contains_key("gopher"));
+    /// assert!(!map.contains_key("crab"));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -106,16 +156,42 @@ where
     /// writes. Readers see all of `f`'s changes or none. If `f` panics nothing is published.
     /// `f` must not write to this map through `self` (that panics: it would deadlock);
     /// reading it is fine.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// let len = map.update(|m| {
+    ///     m.insert("a", 1);
+    ///     m.insert("b", 2);
+    ///     m.len()
+    /// });
+    /// assert_eq!(len, 2);
+    /// assert_eq!(map.get("b"), Some(2));
+    /// ```
     pub fn update<R>(&self, f: impl FnOnce(&mut GoMap<K, V>) -> R) -> R {
         self.write(|_| true, f).expect("always written")
     }
 
     /// Inserts a key-value pair (copying the map), returning the previous value.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// assert_eq!(map.insert("gopher", 1), None);
+    /// assert_eq!(map.insert("gopher", 2), Some(1));
+    /// assert_eq!(map.get("gopher"), Some(2));
+    /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.update(|m| m.insert(key, value))
     }
 
     /// Removes `key` (copying the map if it is present), returning its value.
+    ///
+    /// ```
+    /// let map = gomap::sync::CowMap::new();
+    /// map.insert("gopher", 1);
+    /// assert_eq!(map.remove("gopher"), Some(1));
+    /// assert_eq!(map.remove("gopher"), None);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,

@@ -80,6 +80,14 @@ fn default_shards() -> usize {
 impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
     /// An empty map with the default shard count (4 × available parallelism, rounded up to
     /// a power of two).
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// assert!(map.is_empty());
+    /// assert!(map.shard_count().is_power_of_two());
+    /// map.insert(1, "gopher");
+    /// assert_eq!(map.get(&1), Some("gopher"));
+    /// ```
     pub fn new() -> Self {
         Self::with_shards(default_shards())
     }
@@ -96,6 +104,15 @@ impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
 
     /// An empty map with the default shard count, sized to hold `capacity` entries without
     /// growing (each shard like Go's `make(map[K]V, capacity / shards)`, with some slack).
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::with_capacity(1000);
+    /// assert!(map.is_empty());
+    /// for i in 0..1000 {
+    ///     map.insert(i, i);
+    /// }
+    /// assert_eq!(map.len(), 1000);
+    /// ```
     pub fn with_capacity(capacity: usize) -> Self {
         Self::with_config(default_shards(), capacity, DefaultHashBuilder::default())
     }
@@ -104,6 +121,15 @@ impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
 impl<K, V, S> ShardedMap<K, V, S> {
     /// An empty map with `shards` shards (rounded up to a power of two, at most 65536),
     /// room for `capacity` entries, and a hasher.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    ///
+    /// let map = gomap::sync::ShardedMap::with_config(3, 100, RandomState::new());
+    /// assert_eq!(map.shard_count(), 4);
+    /// map.insert("gopher", 1);
+    /// assert_eq!(map.get("gopher"), Some(1));
+    /// ```
     pub fn with_config(shards: usize, capacity: usize, hash_builder: S) -> Self {
         let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         // Keys do not spread perfectly evenly: give each shard 1/8 more than its share.
@@ -115,11 +141,25 @@ impl<K, V, S> ShardedMap<K, V, S> {
     }
 
     /// The number of shards.
+    ///
+    /// ```
+    /// let map: gomap::sync::ShardedMap<u8, u8> = gomap::sync::ShardedMap::with_shards(16);
+    /// assert_eq!(map.shard_count(), 16);
+    /// ```
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }
 
     /// The map's hasher.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// use std::hash::BuildHasher;
+    ///
+    /// let state = RandomState::new();
+    /// let map: gomap::sync::ShardedMap<u8, u8, _> = gomap::sync::ShardedMap::with_config(4, 0, state.clone());
+    /// assert_eq!(map.hasher().hash_one("gopher"), state.hash_one("gopher"));
+    /// ```
     pub fn hasher(&self) -> &S {
         &self.hash_builder
     }
@@ -140,18 +180,42 @@ impl<K, V, S> ShardedMap<K, V, S> {
     }
 
     /// The number of entries (the sum over the shards, each read in turn).
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.insert("a", 3);
+    /// assert_eq!(map.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.check();
         self.shards.iter().map(|shard| shard.read().len()).sum()
     }
 
     /// Whether the map has no entries.
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert("gopher", 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.check();
         self.shards.iter().all(|shard| shard.read().is_empty())
     }
 
     /// Removes every entry, shard by shard; each shard keeps its buckets (Go's `mapclear`).
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.get(&"a"), None);
+    /// ```
     pub fn clear(&self) {
         self.check();
         for shard in self.shards.iter() {
@@ -177,6 +241,13 @@ where
     }
 
     /// Inserts a key-value pair, returning the previous value of the key.
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// assert_eq!(map.insert("gopher", 1), None);
+    /// assert_eq!(map.insert("gopher", 2), Some(1));
+    /// assert_eq!(map.get(&"gopher"), Some(2));
+    /// ```
     #[inline]
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.check();
@@ -185,6 +256,13 @@ where
     }
 
     /// A clone of the value of `key`. (`V::clone` runs under the shard's read lock.)
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// map.insert(String::from("gopher"), 1);
+    /// assert_eq!(map.get("gopher"), Some(1));
+    /// assert_eq!(map.get("crab"), None);
+    /// ```
     #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
@@ -222,6 +300,13 @@ where
     }
 
     /// Whether `key` is present.
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// map.insert("gopher", 1);
+    /// assert!(map.contains_key(&"gopher"));
+    /// assert!(!map.contains_key(&"crab"));
+    /// ```
     #[inline]
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
@@ -234,6 +319,14 @@ where
     }
 
     /// Removes `key`, returning its value.
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// map.insert("gopher", 1);
+    /// assert_eq!(map.remove(&"gopher"), Some(1));
+    /// assert_eq!(map.remove(&"gopher"), None);
+    /// assert!(map.is_empty());
+    /// ```
     #[inline]
     pub fn remove<Q>(&self, key: &Q) -> Option<V>
     where
@@ -295,6 +388,17 @@ where
 
     /// Keeps only the entries for which `keep` returns true, one shard at a time under its
     /// write lock (so the result is not one atomic snapshot). `keep` must not use this map.
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::new();
+    /// for i in 0..10 {
+    ///     map.insert(i, i);
+    /// }
+    /// map.retain(|_, v| *v % 2 == 0);
+    /// assert_eq!(map.len(), 5);
+    /// assert!(map.contains_key(&4));
+    /// assert!(!map.contains_key(&3));
+    /// ```
     pub fn retain(&self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.check();
         let rehash = self.rehash();
@@ -327,6 +431,15 @@ impl<K: Clone, V: Clone, S> ShardedMap<K, V, S> {
 }
 
 /// The iterator of [`ShardedMap::iter`]: clones of the entries, a shard at a time.
+///
+/// ```
+/// let map = gomap::sync::ShardedMap::new();
+/// map.insert(1, "a");
+/// map.insert(2, "b");
+/// let mut entries: Vec<(i32, &str)> = map.iter().collect();
+/// entries.sort();
+/// assert_eq!(entries, [(1, "a"), (2, "b")]);
+/// ```
 pub struct Iter<'a, K, V, S> {
     map: &'a ShardedMap<K, V, S>,
     next_shard: usize,

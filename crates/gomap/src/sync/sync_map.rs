@@ -218,6 +218,12 @@ impl<K, V> ReadOnly<K, V> {
 
 impl<K, V> SyncMap<K, V> {
     /// An empty map.
+    ///
+    /// ```
+    /// let map: gomap::sync::SyncMap<&str, i32> = gomap::sync::SyncMap::new();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.load("gopher"), None);
+    /// ```
     pub fn new() -> Self {
         SyncMap {
             read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::new()))),
@@ -245,6 +251,13 @@ where
     V: Clone,
 {
     /// The value of `key` (Go's `Load`). Lock-free when the key is in the read-only map.
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("gopher", 1);
+    /// assert_eq!(map.load("gopher"), Some(1));
+    /// assert_eq!(map.load("crab"), None);
+    /// ```
     pub fn load<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -275,11 +288,26 @@ where
 
     /// Sets the value of `key` (Go's `Store`). Lock-free when the key is in the read-only map
     /// and not expunged.
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("gopher", 1);
+    /// map.store("gopher", 2);
+    /// assert_eq!(map.load("gopher"), Some(2));
+    /// assert_eq!(map.len(), 1);
+    /// ```
     pub fn store(&self, key: K, value: V) {
         self.swap_with(key, value, |_| ());
     }
 
     /// Sets the value of `key` and returns the previous one (Go 1.20's `Swap`).
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// assert_eq!(map.swap("gopher", 1), None);
+    /// assert_eq!(map.swap("gopher", 2), Some(1));
+    /// assert_eq!(map.load("gopher"), Some(2));
+    /// ```
     pub fn swap(&self, key: K, value: V) -> Option<V> {
         self.swap_with(key, value, Slot::value).flatten()
     }
@@ -329,6 +357,13 @@ where
 
     /// The value of `key` if present, else stores `value` (Go's `LoadOrStore`). Returns the
     /// value now in the map and whether it was already there (`loaded`).
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// assert_eq!(map.load_or_store("gopher", 1), (1, false));
+    /// assert_eq!(map.load_or_store("gopher", 2), (1, true));
+    /// assert_eq!(map.load("gopher"), Some(1));
+    /// ```
     pub fn load_or_store(&self, key: K, value: V) -> (V, bool) {
         {
             let read = self.read.load();
@@ -362,6 +397,14 @@ where
     }
 
     /// Removes `key`, returning its value (Go's `LoadAndDelete`).
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("gopher", 1);
+    /// assert_eq!(map.load_and_delete("gopher"), Some(1));
+    /// assert_eq!(map.load_and_delete("gopher"), None);
+    /// assert_eq!(map.load("gopher"), None);
+    /// ```
     pub fn load_and_delete<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -371,6 +414,15 @@ where
     }
 
     /// Removes `key` (Go's `Delete`).
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("gopher", 1);
+    /// map.delete("gopher");
+    /// assert_eq!(map.load("gopher"), None);
+    /// map.delete("gopher"); // a missing key is not an error
+    /// assert!(map.is_empty());
+    /// ```
     pub fn delete<Q>(&self, key: &Q)
     where
         K: Borrow<Q>,
@@ -413,6 +465,19 @@ where
     /// `f` runs, so it may call any method of this map. Each key is visited at most once,
     /// with a value it had during the call; keys added meanwhile may or may not be visited.
     /// Like Go's, it first promotes `dirty` (O(n) even if `f` stops early).
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// for i in 1..=4 {
+    ///     map.store(i, i * 10);
+    /// }
+    /// let mut sum = 0;
+    /// map.range(|_, v| {
+    ///     sum += v;
+    ///     true
+    /// });
+    /// assert_eq!(sum, 100);
+    /// ```
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         let read = self.promoted();
         for (k, e) in &read.m {
@@ -444,17 +509,43 @@ where
     /// The number of entries. O(n): it counts the live entries of the read-only map after
     /// promoting `dirty`, as [`range`](SyncMap::range) does; concurrent writes may or may not
     /// be counted.
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("a", 1);
+    /// map.store("b", 2);
+    /// map.store("a", 3);
+    /// assert_eq!(map.len(), 2);
+    /// map.delete("a");
+    /// assert_eq!(map.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.promoted().m.values().filter(|e| matches!(**e.p.load(), Slot::Value(_))).count()
     }
 
     /// Whether the map has no entries (O(n), like [`len`](SyncMap::len)).
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// assert!(map.is_empty());
+    /// map.store("gopher", 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Removes every entry (Go 1.23's `Clear`). Operations that overlap it may take effect
     /// before or after it.
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("a", 1);
+    /// map.store("b", 2);
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.load("a"), None);
+    /// ```
     pub fn clear(&self) {
         {
             let read = self.read.load();
@@ -479,6 +570,15 @@ where
 {
     /// Replaces the value of `key` with `new` if it is `old` (Go 1.20's `CompareAndSwap`).
     /// False for a missing key.
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("gopher", 1);
+    /// assert!(!map.compare_and_swap("gopher", &2, 3)); // the value is not 2
+    /// assert!(map.compare_and_swap("gopher", &1, 3));
+    /// assert_eq!(map.load("gopher"), Some(3));
+    /// assert!(!map.compare_and_swap("crab", &1, 3));
+    /// ```
     pub fn compare_and_swap<Q>(&self, key: &Q, old: &V, new: V) -> bool
     where
         K: Borrow<Q>,
@@ -508,6 +608,15 @@ where
 
     /// Deletes `key` if its value is `old` (Go 1.20's `CompareAndDelete`). False for a
     /// missing key.
+    ///
+    /// ```
+    /// let map = gomap::sync::SyncMap::new();
+    /// map.store("gopher", 1);
+    /// assert!(!map.compare_and_delete("gopher", &2)); // the value is not 2
+    /// assert_eq!(map.load("gopher"), Some(1));
+    /// assert!(map.compare_and_delete("gopher", &1));
+    /// assert_eq!(map.load("gopher"), None);
+    /// ```
     pub fn compare_and_delete<Q>(&self, key: &Q, old: &V) -> bool
     where
         K: Borrow<Q>,
