@@ -193,11 +193,17 @@ loom::thread_local! {
 
 /// Panics with `message` if this thread is running a user closure under a lock of the map
 /// at `map` (so the call would deadlock on that lock).
-#[inline]
+#[inline(always)]
 pub(crate) fn check_not_held(map: usize, message: &'static str) {
-    if DEPTH.with(Cell::get) == 0 {
-        return;
+    // Every call of every map method comes here: only the depth test is inline.
+    if DEPTH.with(Cell::get) != 0 {
+        check_held_list(map, message);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn check_held_list(map: usize, message: &'static str) {
     // `try_with`: during thread-local destruction there is nothing to check.
     if HELD.try_with(|held| held.borrow().contains(&map)).unwrap_or(false) {
         panic!("{message}");
