@@ -62,28 +62,30 @@ struct Chains<K, V> {
 
 impl<K, V> Clone for Chains<K, V> {
     fn clone(&self) -> Self {
-        Chains { ..*self }
+        *self
     }
 }
 
+impl<K, V> Copy for Chains<K, V> {}
+
 impl<K, V, const RANDOM: bool> Clone for RawIter<K, V, RANDOM> {
     fn clone(&self) -> Self {
-        RawIter { chains: self.chains.clone(), ..*self }
+        RawIter { ..*self }
     }
 }
 
 impl<K, V> Chains<K, V> {
     /// The bucket after `bucket` (the walk's current one) in its chain, or else the head of
-    /// the next chain, with whether it is in the old array.
+    /// the next chain (noting which array it is in).
     #[inline(never)]
-    fn after(&mut self, bucket: BucketRef<K, V>) -> Option<(BucketRef<K, V>, bool)> {
+    fn after(&mut self, bucket: BucketRef<K, V>) -> Option<BucketRef<K, V>> {
         if let Some(in_old) = self.in_old {
             let array = if in_old { self.old } else { self.new };
             if let Some(next) = array.next(bucket) {
-                return Some((next, in_old));
+                return Some(next);
             }
         }
-        let next = if self.old_left > 0 {
+        let (next, in_old) = if self.old_left > 0 {
             self.old_left -= 1;
             let i = self.old_next;
             self.old_next = if i + 1 == self.old_end { self.old_begin } else { i + 1 };
@@ -93,7 +95,7 @@ impl<K, V> Chains<K, V> {
         } else {
             return None;
         };
-        self.in_old = Some(next.1);
+        self.in_old = Some(in_old);
         Some(next)
     }
 
@@ -148,14 +150,11 @@ impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
             let chains = &mut self.chains;
             let bucket = if chains.in_old == Some(false) && chains.new_left > 0 && self.bucket.overflow().is_null() {
                 chains.next_current_head()
+            } else if let Some(bucket) = chains.after(self.bucket) {
+                bucket
             } else {
-                match self.chains.after(self.bucket) {
-                    Some((bucket, _)) => bucket,
-                    None => {
-                        debug_assert!(false, "walked past the end with {} entries left", self.remaining);
-                        return false;
-                    }
-                }
+                debug_assert!(false, "walked past the end with {} entries left", self.remaining);
+                return false;
             };
             self.bucket = bucket;
             let occupied = bucket.group().match_occupied();
