@@ -235,6 +235,8 @@ impl<K, V> RawCursor<K, V> {
                 let (key, noted) = &self.notes[self.next_key];
                 self.next_key += 1;
                 let slot = if table.cursor.generation == self.generation {
+                    // (`next` already walks the notes after removals; the same test here
+                    // keeps this loop correct on its own.)
                     if table.cursor.version != self.version && !holds(*noted, key, &eq) {
                         // Removed before the cursor reached it (its slot may hold another
                         // entry now, inserted later).
