@@ -273,12 +273,62 @@ impl BitMask {
 }
 
 impl BitMask {
-    /// The set turned so that slot `offset` comes first, as Go's range walks a bucket:
-    /// position `i` of the result is slot `(i + offset) % 8`.
+    /// The same slots in Go's `range` order within a bucket, from the offset of `turn` up,
+    /// then from slot 0 up to it.
     #[inline]
-    pub(crate) fn rotate(self, offset: usize) -> BitMask {
-        debug_assert!(offset < BUCKET_CNT);
-        BitMask(self.0.rotate_right(8 * offset as u32))
+    pub(crate) fn turned(self, turn: Turn) -> TurnedMask {
+        // Gather the high bit of byte `i` into bit `i`: the multiplier's bit 7(7-i) carries
+        // bit 8i+7 to bit 56+i, and no two partial products ever meet on a bit, so nothing
+        // carries.
+        let slots = (self.0.wrapping_mul(0x0002_0408_1020_4081) >> 56) as u32;
+        // Twice over, bits 8..16 again naming slots 0..8 (modulo 8); the window keeps the
+        // eight from the offset on, so the slots before it come after slot 7.
+        TurnedMask((slots | slots << BUCKET_CNT) & turn.window)
+    }
+}
+
+/// Where Go's `range` starts the walk of each bucket: a slot offset (0..8), the same for
+/// every bucket of one walk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Turn {
+    /// Bits `offset..offset + 8`: kept as a mask so that turning a bucket's slots costs no
+    /// shift by a variable amount.
+    window: u32,
+}
+
+impl Turn {
+    /// A turn from slot `offset` (taken modulo 8).
+    pub(crate) fn new(offset: usize) -> Turn {
+        Turn { window: 0xff << (offset % BUCKET_CNT) }
+    }
+}
+
+/// A set of slots in Go's `range` order ([`BitMask::turned`]): bit `j` is slot `j % 8`, so
+/// taking the lowest bit first walks the bucket from the offset on, wrapping around, and
+/// each step finds its slot with one mask where a rotated [`BitMask`] would need an add.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct TurnedMask(u32);
+
+impl TurnedMask {
+    pub(crate) const EMPTY: TurnedMask = TurnedMask(0);
+
+    #[inline]
+    pub(crate) fn any(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl Iterator for TurnedMask {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(bit % BUCKET_CNT)
     }
 }
 
@@ -325,11 +375,24 @@ mod tests {
             assert_eq!(g.match_empty_rest().collect::<Vec<_>>(), expect(&|b| b == 0));
             assert_eq!(g.match_empty().collect::<Vec<_>>(), expect(&|b| b <= 1));
             assert_eq!(g.match_occupied().collect::<Vec<_>>(), expect(&|b| b >= 5));
-            // Rotated: the same slots, from `offset` on, wrapping around.
+            // Turned: the same slots, from `offset` on, wrapping around.
             let offset = round % BUCKET_CNT;
-            let rotated: Vec<usize> = g.match_occupied().rotate(offset).map(|i| (i + offset) % 8).collect();
+            let turned: Vec<usize> = g.match_occupied().turned(Turn::new(offset)).collect();
             let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| bytes[i] >= 5).collect();
-            assert_eq!(rotated, wanted);
+            assert_eq!(turned, wanted);
+        }
+    }
+
+    /// Every set of occupied slots, turned by every offset, is walked in Go's order.
+    #[test]
+    fn turned_mask_walks_every_set_from_every_offset() {
+        for set in 0..=255u8 {
+            let bytes: [u8; 8] = core::array::from_fn(|i| if set >> i & 1 == 1 { 0x80 | i as u8 } else { EMPTY_ONE });
+            for offset in 0..BUCKET_CNT {
+                let turned: Vec<usize> = group(bytes).match_occupied().turned(Turn::new(offset)).collect();
+                let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| set >> i & 1 == 1).collect();
+                assert_eq!(turned, wanted, "set {set:#010b}, offset {offset}");
+            }
         }
     }
 

@@ -46,7 +46,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::alloc::ArrayView;
-use super::bucket::{BucketRef, BUCKET_CNT, MIN_TOP_HASH};
+use super::bucket::{BucketRef, Turn, BUCKET_CNT, MIN_TOP_HASH};
 use super::random_u64;
 use super::table::{RawTable, Slot};
 
@@ -144,8 +144,8 @@ pub(crate) struct RawCursor<K, V> {
     /// The table's version when the notes were taken: while it is unchanged, every noted
     /// slot still holds its key.
     version: u64,
-    /// The slot rotation inside each bucket, as in Go's range (0..8).
-    offset: usize,
+    /// Where the walk of each bucket starts, as in Go's range.
+    turn: Turn,
 }
 
 impl<K, V> RawCursor<K, V> {
@@ -166,7 +166,7 @@ impl<K, V> RawCursor<K, V> {
             next_key: 0,
             generation: 0,
             version: 0,
-            offset: (r % BUCKET_CNT as u64) as usize,
+            turn: Turn::new(r as usize),
         }
     }
 
@@ -290,7 +290,7 @@ impl<K, V> RawCursor<K, V> {
                 "gomap internal error: cursor position {point:#x} inside a bucket of 2^{b} (maps never shrink)"
             );
             if let Some((array, head)) = chain {
-                buckets += note_chain(&mut self.notes, array, head, self.offset);
+                buckets += note_chain(&mut self.notes, array, head, self.turn);
             }
             end += width;
             if end == WALK_END || self.notes.len() >= NOTE_KEYS || buckets >= NOTE_BUCKETS {
@@ -317,16 +317,24 @@ fn note_chain<K: Clone, V>(
     notes: &mut Vec<(K, Slot<K, V>)>,
     array: ArrayView<K, V>,
     head: BucketRef<K, V>,
-    offset: usize,
+    turn: Turn,
 ) -> usize {
     let mut buckets = 0;
     let mut bucket = Some(head);
     while let Some(b) = bucket {
         notes.reserve(BUCKET_CNT);
-        for i in b.group().match_occupied().rotate(offset) {
-            let slot = Slot { bucket: b, index: (i + offset) % BUCKET_CNT };
+        for index in b.group().match_occupied().turned(turn) {
+            let slot = Slot { bucket: b, index };
             // SAFETY: an occupied slot of a chain of a table the caller borrows.
-            notes.push((unsafe { &*slot.key() }.clone(), slot));
+            let note = (unsafe { &*slot.key() }.clone(), slot);
+            let len = notes.len();
+            // SAFETY: a bucket has 8 slots and room for 8 more notes was reserved, so `len`
+            // is below the capacity; the note is written before the length counts it (if
+            // `clone` panics, nothing was written).
+            unsafe {
+                notes.as_mut_ptr().add(len).write(note);
+                notes.set_len(len + 1);
+            }
         }
         buckets += 1;
         bucket = array.next(b);

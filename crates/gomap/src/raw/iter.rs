@@ -6,7 +6,7 @@
 //! empty, so every entry is visited exactly once without re-hashing, and an unchanged
 //! table is always walked in the same order.
 //!
-//! Go's `range` order (`RawIter<_, _, true>`) is the same walk turned, as Go's
+//! Go's `range` order (`RawIter<_, _, RangeOrder>`) is the same walk turned, as Go's
 //! `mapiterinit` does: each array's chains from a random one on, wrapping around, and each
 //! bucket's slots from a random offset, the same for every bucket. (Go reads an unevacuated
 //! old chain twice, at both new buckets it feeds, re-hashing every key to keep the right
@@ -17,26 +17,26 @@ use core::marker::PhantomData;
 use core::mem;
 
 use super::alloc::ArrayView;
-use super::bucket::{BitMask, BucketRef, BUCKET_CNT, EMPTY_ONE};
+use super::bucket::{BitMask, BucketRef, Group, Turn, TurnedMask, EMPTY_ONE};
 use super::random_u64;
 use super::table::{InsertPos, RawTable, Slot};
 
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
 ///
-/// With `RANDOM` the walk is Go's `range` ([`RawTable::raw_range`]): each array's chains from a
+/// With [`RangeOrder`] the walk is Go's `range` ([`RawTable::raw_range`]): each array's chains from a
 /// random one on, wrapping around, and every bucket's slots from a random offset.
 ///
 /// The fields a step reads are few (the bucket, its slots left, the count left), so that a
 /// `for` loop over the walk keeps them in registers. Moving on to the next chain of the
 /// current array is inline; following an overflow link or starting on an array is out of
 /// line ([`Chains::after`]), which keeps the loop small.
-pub(crate) struct RawIter<K, V, const RANDOM: bool = false> {
+pub(crate) struct RawIter<K, V, O: SlotOrder = TableOrder> {
     /// The bucket being walked (meaningless before the first), and its slots not yet
-    /// produced, rotated by `offset` when `RANDOM`.
+    /// produced, in the walk's order (`turn`: where [`RangeOrder`] starts a bucket).
     bucket: BucketRef<K, V>,
-    occupied: BitMask,
-    offset: usize,
+    occupied: O::Slots,
+    turn: Turn,
     /// Entries not yet produced.
     remaining: usize,
     /// Where the walk goes after `bucket`.
@@ -68,7 +68,7 @@ impl<K, V> Clone for Chains<K, V> {
 
 impl<K, V> Copy for Chains<K, V> {}
 
-impl<K, V, const RANDOM: bool> Clone for RawIter<K, V, RANDOM> {
+impl<K, V, O: SlotOrder> Clone for RawIter<K, V, O> {
     fn clone(&self) -> Self {
         RawIter { ..*self }
     }
@@ -109,10 +109,10 @@ impl<K, V> Chains<K, V> {
     }
 }
 
-impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
+impl<K, V, O: SlotOrder> RawIter<K, V, O> {
     /// A walk over `table` from chain `start` of each array (reduced to the chains there
-    /// are), slots rotated by `offset` (`RANDOM` only).
-    fn over(table: &RawTable<K, V>, start: usize, offset: usize) -> Self {
+    /// are), each bucket's slots turned by `turn` ([`RangeOrder`] only).
+    fn over(table: &RawTable<K, V>, start: usize, turn: Turn) -> Self {
         let (old, old_begin, old_end) = match &table.old {
             // Chains below the mark are evacuated (and their memory may be gone).
             Some(old) => (old.view(), table.nevacuate, table.old_buckets()),
@@ -122,8 +122,8 @@ impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
         let buckets = table.regular_buckets();
         RawIter {
             bucket: BucketRef::NONE,
-            occupied: BitMask::EMPTY,
-            offset,
+            occupied: O::NONE,
+            turn,
             remaining: table.count,
             chains: Chains {
                 old,
@@ -157,35 +157,70 @@ impl<K, V, const RANDOM: bool> RawIter<K, V, RANDOM> {
                 return false;
             };
             self.bucket = bucket;
-            let occupied = bucket.group().match_occupied();
-            self.occupied = if RANDOM { occupied.rotate(self.offset) } else { occupied };
-            if self.occupied.any() {
+            self.occupied = O::occupied(bucket.group(), self.turn);
+            if O::any(self.occupied) {
                 return true;
             }
         }
     }
+}
 
-    /// Slot `i` of the (rotated) mask.
+/// The order in which a walk takes the slots of each bucket.
+pub(crate) trait SlotOrder {
+    /// A bucket's slots not yet taken, produced in this order.
+    type Slots: Iterator<Item = usize> + Copy;
+    const NONE: Self::Slots;
+    /// The occupied slots of a bucket (`turn`: where a walk that turns starts).
+    fn occupied(group: Group, turn: Turn) -> Self::Slots;
+    fn any(slots: Self::Slots) -> bool;
+}
+
+/// Table order: from slot 0 up, the same on every walk (`iter`).
+pub(crate) enum TableOrder {}
+
+/// Go's `range` order: from the walk's random offset up, wrapping around.
+pub(crate) enum RangeOrder {}
+
+impl SlotOrder for TableOrder {
+    type Slots = BitMask;
+    const NONE: BitMask = BitMask::EMPTY;
+
     #[inline]
-    fn slot_index(&self, i: usize) -> usize {
-        if RANDOM {
-            (i + self.offset) % BUCKET_CNT
-        } else {
-            i
-        }
+    fn occupied(group: Group, _turn: Turn) -> BitMask {
+        group.match_occupied()
+    }
+
+    #[inline]
+    fn any(slots: BitMask) -> bool {
+        slots.any()
+    }
+}
+
+impl SlotOrder for RangeOrder {
+    type Slots = TurnedMask;
+    const NONE: TurnedMask = TurnedMask::EMPTY;
+
+    #[inline]
+    fn occupied(group: Group, turn: Turn) -> TurnedMask {
+        group.match_occupied().turned(turn)
+    }
+
+    #[inline]
+    fn any(slots: TurnedMask) -> bool {
+        slots.any()
     }
 }
 
 impl<K, V> RawTable<K, V> {
     /// A walk over every live slot, in table order.
     pub(crate) fn raw_iter(&self) -> RawIter<K, V> {
-        RawIter::over(self, 0, 0)
+        RawIter::over(self, 0, Turn::new(0))
     }
 
     /// A walk over every live slot in Go's `range` order, from a random point.
-    pub(crate) fn raw_range(&self) -> RawIter<K, V, true> {
+    pub(crate) fn raw_range(&self) -> RawIter<K, V, RangeOrder> {
         let r = random_u64();
-        RawIter::over(self, (r >> 3) as usize, (r % BUCKET_CNT as u64) as usize)
+        RawIter::over(self, (r >> 3) as usize, Turn::new(r as usize))
     }
 
     /// Lazily removes the entries `pred` selects (see [`ExtractIf`]).
@@ -210,17 +245,17 @@ impl<K, V> RawTable<K, V> {
     }
 }
 
-impl<K, V, const RANDOM: bool> Iterator for RawIter<K, V, RANDOM> {
+impl<K, V, O: SlotOrder> Iterator for RawIter<K, V, O> {
     type Item = Slot<K, V>;
 
     #[inline]
     fn next(&mut self) -> Option<Slot<K, V>> {
-        if self.remaining == 0 || (!self.occupied.any() && !self.advance()) {
+        if self.remaining == 0 || (!O::any(self.occupied) && !self.advance()) {
             return None;
         }
-        let i = self.occupied.next()?;
+        let index = self.occupied.next()?;
         self.remaining -= 1;
-        Some(Slot { bucket: self.bucket, index: self.slot_index(i) })
+        Some(Slot { bucket: self.bucket, index })
     }
 
     #[inline]
@@ -232,25 +267,25 @@ impl<K, V, const RANDOM: bool> Iterator for RawIter<K, V, RANDOM> {
     #[inline]
     fn fold<B, F: FnMut(B, Slot<K, V>) -> B>(mut self, init: B, mut f: F) -> B {
         let mut acc = init;
-        while self.remaining > 0 && (self.occupied.any() || self.advance()) {
+        while self.remaining > 0 && (O::any(self.occupied) || self.advance()) {
             let bucket = self.bucket;
-            for i in mem::replace(&mut self.occupied, BitMask::EMPTY) {
+            for index in mem::replace(&mut self.occupied, O::NONE) {
                 self.remaining -= 1;
-                acc = f(acc, Slot { bucket, index: self.slot_index(i) });
+                acc = f(acc, Slot { bucket, index });
             }
         }
         acc
     }
 }
 
-/// Shared iteration: `(&K, &V)` in table order, or with `RANDOM` in Go's `range` order.
-pub(crate) struct Iter<'a, K, V, const RANDOM: bool = false> {
-    raw: RawIter<K, V, RANDOM>,
+/// Shared iteration: `(&K, &V)` in table order, or with [`RangeOrder`] in Go's `range` order.
+pub(crate) struct Iter<'a, K, V, O: SlotOrder = TableOrder> {
+    raw: RawIter<K, V, O>,
     marker: PhantomData<&'a RawTable<K, V>>,
 }
 
 /// Go's `range`: shared iteration from a random point (see the module documentation).
-pub(crate) type Range<'a, K, V> = Iter<'a, K, V, true>;
+pub(crate) type Range<'a, K, V> = Iter<'a, K, V, RangeOrder>;
 
 impl<'a, K, V> Iter<'a, K, V> {
     pub(crate) fn new(table: &'a RawTable<K, V>) -> Self {
@@ -265,13 +300,13 @@ impl<'a, K, V> Range<'a, K, V> {
     }
 }
 
-impl<K, V, const RANDOM: bool> Clone for Iter<'_, K, V, RANDOM> {
+impl<K, V, O: SlotOrder> Clone for Iter<'_, K, V, O> {
     fn clone(&self) -> Self {
         Iter { raw: self.raw.clone(), marker: PhantomData }
     }
 }
 
-impl<'a, K, V, const RANDOM: bool> Iterator for Iter<'a, K, V, RANDOM> {
+impl<'a, K, V, O: SlotOrder> Iterator for Iter<'a, K, V, O> {
     type Item = (&'a K, &'a V);
 
     #[inline]
@@ -330,9 +365,9 @@ unsafe impl<K: Sync, V: Send> Send for IterMut<'_, K, V> {}
 // SAFETY: shared access to an IterMut only reads.
 unsafe impl<K: Sync, V: Sync> Sync for IterMut<'_, K, V> {}
 // SAFETY: Iter hands out shared references only.
-unsafe impl<K: Sync, V: Sync, const RANDOM: bool> Send for Iter<'_, K, V, RANDOM> {}
+unsafe impl<K: Sync, V: Sync, O: SlotOrder> Send for Iter<'_, K, V, O> {}
 // SAFETY: as above.
-unsafe impl<K: Sync, V: Sync, const RANDOM: bool> Sync for Iter<'_, K, V, RANDOM> {}
+unsafe impl<K: Sync, V: Sync, O: SlotOrder> Sync for Iter<'_, K, V, O> {}
 
 /// Owning iteration: moves each entry out; what is left is dropped with the table.
 pub(crate) struct IntoIter<K, V> {
@@ -535,11 +570,11 @@ unsafe impl<K: Send, V: Send> Send for RawVacant<'_, K, V> {}
 // SAFETY: as for `RawOccupied`.
 unsafe impl<K: Sync, V: Sync> Sync for RawVacant<'_, K, V> {}
 
-impl<K, V, const RANDOM: bool> FusedIterator for Iter<'_, K, V, RANDOM> {}
+impl<K, V, O: SlotOrder> FusedIterator for Iter<'_, K, V, O> {}
 impl<K, V> FusedIterator for IterMut<'_, K, V> {}
 impl<K, V> FusedIterator for IntoIter<K, V> {}
 impl<K, V> FusedIterator for Drain<'_, K, V> {}
-impl<K, V, const RANDOM: bool> ExactSizeIterator for Iter<'_, K, V, RANDOM> {}
+impl<K, V, O: SlotOrder> ExactSizeIterator for Iter<'_, K, V, O> {}
 impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
 impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
 impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}
