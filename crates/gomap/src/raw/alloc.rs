@@ -135,6 +135,8 @@ pub(crate) struct BucketArray<K, V> {
     ctrl: *mut Ctrl,
     data: *mut Data<K, V>,
     b: u8,
+    /// `2^b - 1`, kept because every lookup needs it: a hash's chain is `hash & mask`.
+    mask: usize,
     len: usize,
     /// The next unused pool bucket (Go's `nextOverflow`); `len` when the pool is used up.
     next_overflow: usize,
@@ -149,6 +151,7 @@ impl<K, V> BucketArray<K, V> {
             ctrl: ptr::null_mut(),
             data: ptr::null_mut(),
             b: 0,
+            mask: 0,
             len: 0,
             next_overflow: 0,
             memory: Memory::None,
@@ -172,6 +175,7 @@ impl<K, V> BucketArray<K, V> {
             // SAFETY: `data_offset` lies inside the allocation, aligned for `Data`.
             data: unsafe { base.as_ptr().add(data_offset).cast() },
             b,
+            mask: (1 << b) - 1,
             len,
             next_overflow: 1 << b,
             memory,
@@ -216,6 +220,12 @@ impl<K, V> BucketArray<K, V> {
     #[inline]
     pub(crate) fn b(&self) -> u8 {
         self.b
+    }
+
+    /// The index mask of the regular buckets, `2^b - 1`.
+    #[inline]
+    pub(crate) fn mask(&self) -> usize {
+        self.mask
     }
 
     /// Whether the array has no buckets at all.

@@ -81,7 +81,7 @@ impl<K, V> RawTable<K, V> {
         // A previous old array still being given back goes now (growths are far apart, so
         // this is rare and small).
         self.retired = None;
-        self.b = new_b;
+        self.set_b(new_b);
         self.same_size_grow = !bigger;
         self.nevacuate = 0;
         self.note_growth_started();

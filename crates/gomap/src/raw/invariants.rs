@@ -4,7 +4,7 @@ use super::alloc::ArrayView;
 use super::bucket::{
     tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST, EVACUATED_EMPTY, EVACUATED_X, MIN_TOP_HASH,
 };
-use super::table::RawTable;
+use super::table::{GrowthLimits, RawTable};
 
 /// What one chain holds.
 #[derive(Default)]
@@ -80,7 +80,11 @@ impl<K, V> RawTable<K, V> {
         }
         if self.buckets.is_unallocated() {
             assert_eq!(self.count, 0, "entries without buckets");
+        } else {
+            assert_eq!(self.buckets.b(), self.b, "inv 9: array of 2^{} buckets at b = {}", self.buckets.b(), self.b);
+            assert_eq!(self.buckets.mask(), (1 << self.b) - 1, "inv 9: mask of the current array");
         }
+        assert_eq!(self.limits, GrowthLimits::for_b(self.b), "inv 9: growth limits of another size");
         self.check_counters();
     }
 

@@ -27,11 +27,22 @@ pub(crate) fn over_load_factor(count: usize, b: u8) -> bool {
     count > capacity_for(b)
 }
 
-/// Go's `tooManyOverflowBuckets`: about as many overflow buckets as regular ones. The
-/// threshold stops at 2^15 because `noverflow` is a u16 (and only estimated from b = 16).
-#[inline]
-pub(crate) fn too_many_overflow_buckets(noverflow: u16, b: u8) -> bool {
-    u32::from(noverflow) >= 1u32 << b.min(15)
+/// The two triggers of a growth for one size `b`, computed when the size changes because
+/// every insert of a new key checks them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct GrowthLimits {
+    /// The most entries before a doubling ([`over_load_factor`]).
+    entries: usize,
+    /// Go's `tooManyOverflowBuckets`: about as many overflow buckets as regular ones. The
+    /// threshold stops at 2^15 because `noverflow` is a u16 (and only estimated from
+    /// b = 16).
+    overflow: u16,
+}
+
+impl GrowthLimits {
+    pub(super) fn for_b(b: u8) -> Self {
+        GrowthLimits { entries: capacity_for(b), overflow: 1 << b.min(15) }
+    }
 }
 
 /// The smallest `b` whose buckets hold `hint` entries (Go's `makemap`).
@@ -175,6 +186,8 @@ pub(crate) struct RawTable<K, V> {
     pub(super) same_size_grow: bool,
     /// Go's `noverflow`, and the lone overflow buckets.
     pub(super) overflow: Overflow,
+    /// When an insert starts a growth, for this `b` (set with it: [`RawTable::set_b`]).
+    pub(super) limits: GrowthLimits,
     /// The per-map hash seed (Go's `hash0`), mixed into every hash by the safe layer;
     /// drawn anew whenever the map becomes empty.
     pub(super) seed: u64,
@@ -224,6 +237,7 @@ impl<K, V> RawTable<K, V> {
             b,
             same_size_grow: false,
             overflow: Overflow { noverflow: 0, lone: 0, rng: random_u64() | 1 },
+            limits: GrowthLimits::for_b(b),
             seed: random_u64(),
             buckets: if b == 0 { BucketArray::empty() } else { BucketArray::new(b) },
             old: None,
@@ -249,19 +263,19 @@ impl<K, V> RawTable<K, V> {
 
     /// Entries that fit before an insert of a new key starts a doubling growth.
     pub(crate) fn capacity(&self) -> usize {
-        capacity_for(self.b)
+        self.limits.entries
     }
 
     #[inline]
     pub(super) fn mask(&self) -> usize {
-        (1usize << self.b) - 1
+        self.buckets.mask()
     }
 
     /// The chain a lookup of `hash` searches: the old one while it is not yet evacuated.
-    #[inline]
+    #[inline(always)]
     fn lookup_chain(&self, hash: u64) -> (ArrayView<K, V>, BucketRef<K, V>) {
         if let Some(old) = &self.old {
-            let oi = hash as usize & (self.old_buckets() - 1);
+            let oi = hash as usize & old.mask();
             // Buckets below the mark are evacuated (and may be unmapped): no need to look.
             if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
                 return (old.view(), old.bucket(oi));
@@ -271,7 +285,7 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Searches one chain of `array` for the key with this `top` that `eq` accepts.
-    #[inline]
+    #[inline(always)]
     fn find_in_chain(
         array: ArrayView<K, V>,
         mut b: BucketRef<K, V>,
@@ -297,7 +311,7 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Go's `mapaccess`: never mutates, and reads the old chain while it is unevacuated.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> Option<Slot<K, V>> {
         if self.count == 0 {
             return None;
@@ -307,7 +321,7 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Shared access to a found entry.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, hash: u64, eq: impl FnMut(&K) -> bool) -> Option<(&K, &V)> {
         let slot = self.find(hash, eq)?;
         // SAFETY: `find` returns occupied slots; the references live as long as `&self`,
@@ -316,7 +330,7 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Exclusive access to a found entry's value (a lookup: no evacuation work).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_mut(&mut self, hash: u64, eq: impl FnMut(&K) -> bool) -> Option<(&K, &mut V)> {
         let slot = self.find(hash, eq)?;
         // SAFETY: as in `get`, with `&mut self` making the value reference unique.
@@ -414,8 +428,13 @@ impl<K, V> RawTable<K, V> {
     /// growth when there are about as many overflow buckets as buckets).
     #[inline]
     fn growth_due(&self) -> bool {
-        self.old.is_none()
-            && (over_load_factor(self.count + 1, self.b) || too_many_overflow_buckets(self.overflow.noverflow, self.b))
+        self.old.is_none() && (self.count >= self.limits.entries || self.overflow.noverflow >= self.limits.overflow)
+    }
+
+    /// Changes the size (Go's `B`), with the growth triggers that go with it.
+    pub(super) fn set_b(&mut self, b: u8) {
+        self.b = b;
+        self.limits = GrowthLimits::for_b(b);
     }
 
     /// Inserts a key known to be absent at `pos` (from `find_for_write` with no change to
@@ -649,5 +668,23 @@ impl<K, V> Drop for RawTable<K, V> {
 impl<K, V> Default for RawTable<K, V> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached triggers are Go's for every size: `overLoadFactor` (`count > 8` and
+    /// `count > 6.5 * 2^B`) and `tooManyOverflowBuckets` (`noverflow >= 2^min(B, 15)`).
+    #[test]
+    fn growth_limits_are_gos_triggers() {
+        for b in 0..=63u8 {
+            let limits = GrowthLimits::for_b(b);
+            // Past b = 59 the bound no longer fits a usize (nor could the array be allocated).
+            let load_bound = if b < 60 { (6.5 * 2f64.powi(i32::from(b))).max(8.0) as usize } else { usize::MAX };
+            assert_eq!(limits.entries, load_bound, "b = {b}");
+            assert_eq!(u32::from(limits.overflow), 1u32 << b.min(15), "b = {b}");
+        }
     }
 }
