@@ -8,12 +8,16 @@
 //!
 //! Run with `cargo bench -p gomap --bench iteration`; `GOMAP_BENCH_N` sets N (default
 //! 1,000,000; the 10,000-entry group is always run too, for a map that fits in cache).
-//! Criterion reports the time per walk and the per-entry rate.
+//! Criterion reports the time per walk and the per-entry rate. At the end (unless a filter
+//! names only other benchmarks, or with `--test`/`--list`) the walks the targets compare are
+//! timed again in alternation, round by round, and the median ratios to `iter` printed as a
+//! table: on a host whose speed drifts, ratios of walks timed seconds apart in separate
+//! benchmarks are noisier (`-- interleaved` runs only this part, in about 15 seconds).
 
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
 use gomap::GoMap;
@@ -78,6 +82,72 @@ fn walks(c: &mut Criterion, n: usize) {
     g.finish();
 }
 
+/// The walks the targets compare, timed in alternation: each round times a batch
+/// of every walk back to back (in an order that turns each round), so that a slow phase of
+/// the host (a shared VM) falls on all of them alike, and reports the median and quartiles
+/// of the per-round ratios to `iter`. Criterion above times each walk for seconds, one
+/// after the other, so a ratio of two of its figures also holds whatever the host did in
+/// between.
+fn interleaved(n: usize) -> [String; 4] {
+    const ROUNDS: usize = 101;
+    let keys = common::distinct_keys(n);
+    let gomap: GoMap<u64, u64, Hasher> = keys.iter().map(|&k| (k, k)).collect();
+    let hashbrown: hashbrown::HashMap<u64, u64, Hasher> = keys.iter().map(|&k| (k, k)).collect();
+    let mut map = gomap.clone();
+    // About 2 million entries per batch: a few milliseconds.
+    let walks = (2_000_000 / n).max(1);
+    let mut batch = |walk: usize| {
+        let start = Instant::now();
+        for _ in 0..walks {
+            let sum = match walk {
+                0 => sum(black_box(&gomap).iter()),
+                1 => sum(black_box(&gomap).range()),
+                2 => {
+                    let mut cursor = map.cursor();
+                    let mut sum = 0u64;
+                    while let Some((_, &mut v)) = cursor.next(black_box(&mut map)) {
+                        sum = sum.wrapping_add(v);
+                    }
+                    sum
+                }
+                _ => sum(black_box(&hashbrown).iter()),
+            };
+            black_box(sum);
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    let mut iter_ns = Vec::new();
+    for round in 0..ROUNDS {
+        let mut time = [0.0; 4];
+        for k in 0..4 {
+            let walk = (round + k) % 4;
+            time[walk] = batch(walk);
+        }
+        for (ratios, t) in ratios.iter_mut().zip([time[1], time[2], time[3]]) {
+            ratios.push(t / time[0]);
+        }
+        iter_ns.push(time[0] * 1e9 / (walks * n) as f64);
+    }
+    let [range, cursor, hashbrown] = ratios.map(|r| median_and_quartiles(r, 2));
+    [median_and_quartiles(iter_ns, 2), range, cursor, hashbrown]
+}
+
+fn median_and_quartiles(mut values: Vec<f64>, decimals: usize) -> String {
+    values.sort_by(f64::total_cmp);
+    let at = |q: usize| values[(values.len() - 1) * q / 4];
+    format!("{:.decimals$} [{:.decimals$}, {:.decimals$}]", at(2), at(1), at(3))
+}
+
+/// Whether the command line asks for the interleaved ratios: not in criterion's `--test`
+/// or `--list` modes, and not when a filter names only other benchmarks.
+fn interleaved_wanted() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    !args.iter().any(|a| a == "--test" || a == "--list")
+        && (filters.is_empty() || filters.iter().any(|f| f.contains("interleaved")))
+}
+
 fn main() {
     let n = std::env::var("GOMAP_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let mut c = Criterion::default().configure_from_args();
@@ -86,4 +156,13 @@ fn main() {
         walks(&mut c, n);
     }
     c.final_summary();
+    if interleaved_wanted() {
+        println!("\n### Interleaved: ratio of each walk's time to gomap `iter` (median [quartiles] of 101 rounds)\n");
+        println!("| N | gomap `iter`, ns per entry | `range` / `iter` | `Cursor`, no change / `iter` | hashbrown `iter` / gomap `iter` |");
+        println!("|---:|---:|---:|---:|---:|");
+        for n in if n == 10_000 { vec![n] } else { vec![10_000, n] } {
+            let [iter, range, cursor, hashbrown] = interleaved(n);
+            println!("| {n} | {iter} | {range} | {cursor} | {hashbrown} |");
+        }
+    }
 }
