@@ -129,23 +129,8 @@ fn interleaved(n: usize) -> [String; 4] {
         }
         iter_ns.push(time[0] * 1e9 / (walks * n) as f64);
     }
-    let [range, cursor, hashbrown] = ratios.map(|r| median_and_quartiles(r, 2));
-    [median_and_quartiles(iter_ns, 2), range, cursor, hashbrown]
-}
-
-fn median_and_quartiles(mut values: Vec<f64>, decimals: usize) -> String {
-    values.sort_by(f64::total_cmp);
-    let at = |q: usize| values[(values.len() - 1) * q / 4];
-    format!("{:.decimals$} [{:.decimals$}, {:.decimals$}]", at(2), at(1), at(3))
-}
-
-/// Whether the command line asks for the interleaved ratios: not in criterion's `--test`
-/// or `--list` modes, and not when a filter names only other benchmarks.
-fn interleaved_wanted() -> bool {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    !args.iter().any(|a| a == "--test" || a == "--list")
-        && (filters.is_empty() || filters.iter().any(|f| f.contains("interleaved")))
+    let [range, cursor, hashbrown] = ratios.map(|r| common::median_and_quartiles(r, 2));
+    [common::median_and_quartiles(iter_ns, 2), range, cursor, hashbrown]
 }
 
 fn main() {
@@ -156,7 +141,7 @@ fn main() {
         walks(&mut c, n);
     }
     c.final_summary();
-    if interleaved_wanted() {
+    if common::interleaved_wanted() {
         println!("\n### Interleaved: ratio of each walk's time to gomap `iter` (median [quartiles] of 101 rounds)\n");
         println!("| N | gomap `iter`, ns per entry | `range` / `iter` | `Cursor`, no change / `iter` | hashbrown `iter` / gomap `iter` |");
         println!("|---:|---:|---:|---:|---:|");

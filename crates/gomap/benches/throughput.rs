@@ -14,7 +14,11 @@
 //! * `iterate`         – one full iteration over the N entries
 //!
 //! Criterion reports the time for one batch of N operations and, because every
-//! group sets `Throughput::Elements(N)`, the per-element rate.
+//! group sets `Throughput::Elements(N)`, the per-element rate. At the end (unless a filter
+//! names only other benchmarks, or with `--test`/`--list`) every operation is timed again on
+//! gomap, hashbrown and griddle in alternation, nine rounds, and the median ratios printed:
+//! criterion times each map for seconds, one after the other, so on a host whose speed
+//! drifts its ratios are noisier (`-- interleaved` runs only this part, in about 30 s).
 //!
 //! Run with `cargo bench -p gomap --bench throughput`. Set `GOMAP_BENCH_N` to
 //! change N (e.g. for a quick smoke run). Set `GOMAP_BENCH_CLOCK=cpu` to measure
@@ -25,7 +29,7 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -291,6 +295,90 @@ fn benches<T: Measurement>(c: &mut Criterion<T>) {
 }
 
 const GROUPS: [&str; 6] = ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate"];
+
+/// One run of operation `GROUPS[op]` over all keys on a map of type `M`, in seconds. Set-up
+/// (building the map a remove empties) and dropping maps are not timed; lookups and the
+/// walk use `built`, which holds every key.
+fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f64 {
+    let fill = |mut m: M| {
+        let start = Instant::now();
+        for &k in keys {
+            m.put(k, k);
+        }
+        (start.elapsed(), m)
+    };
+    let look = |probes: &[u64]| {
+        let start = Instant::now();
+        let mut acc = 0u64;
+        for k in probes {
+            if let Some(v) = built.lookup(black_box(k)) {
+                acc = acc.wrapping_add(*v);
+            }
+        }
+        black_box(acc);
+        start.elapsed()
+    };
+    let elapsed = match GROUPS[op] {
+        "insert_empty" => fill(M::empty()).0,
+        "insert_presized" => fill(M::presized(keys.len())).0,
+        "get_hit" => look(keys),
+        "get_miss" => look(misses),
+        "remove" => {
+            let mut m = build::<M>(keys);
+            let start = Instant::now();
+            let mut acc = 0u64;
+            for k in keys {
+                if let Some(v) = m.take(black_box(k)) {
+                    acc = acc.wrapping_add(v);
+                }
+            }
+            black_box(acc);
+            start.elapsed()
+        }
+        _ => {
+            let start = Instant::now();
+            black_box(built.sum_iter());
+            start.elapsed()
+        }
+    };
+    elapsed.as_secs_f64()
+}
+
+/// gomap's time over hashbrown's and over griddle's for every operation, timed in
+/// alternation: each round runs each operation on the three maps back to back (in an order
+/// that turns each round), so that a slow phase of the host falls on all three alike.
+/// Prints the median and quartiles of the per-round ratios.
+fn print_interleaved(n: usize) {
+    const ROUNDS: usize = 9;
+    let (keys, misses) = make_keys(n);
+    let (go, hb, gr): (GoM, HbM, GrM) = (build(&keys), build(&keys), build(&keys));
+    println!();
+    println!("### Interleaved, N = {n}: gomap's time over each peer's (median [quartiles] of {ROUNDS} rounds)");
+    println!();
+    println!("| operation | gomap / hashbrown | gomap / griddle |");
+    println!("|---|---|---|");
+    for (op, name) in GROUPS.iter().enumerate() {
+        let (mut over_hb, mut over_gr) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let mut time = [0.0; 3];
+            for k in 0..3 {
+                let which = (round + k) % 3;
+                time[which] = match which {
+                    0 => time_op(op, &keys, &misses, &go),
+                    1 => time_op(op, &keys, &misses, &hb),
+                    _ => time_op(op, &keys, &misses, &gr),
+                };
+            }
+            over_hb.push(time[0] / time[1]);
+            over_gr.push(time[0] / time[2]);
+        }
+        println!(
+            "| {name} | {} | {} |",
+            common::median_and_quartiles(over_hb, 2),
+            common::median_and_quartiles(over_gr, 2)
+        );
+    }
+}
 const MAPS: [&str; 4] = ["gomap", "std", "hashbrown", "griddle"];
 
 /// Where criterion keeps its results, found the way criterion 0.5 does it
@@ -380,5 +468,8 @@ fn main() {
         benches(&mut c);
         c.final_summary();
         print_summary(bench_n(), since, "wall-clock time");
+    }
+    if common::interleaved_wanted() {
+        print_interleaved(bench_n());
     }
 }

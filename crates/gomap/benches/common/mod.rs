@@ -28,3 +28,20 @@ pub fn distinct_keys(n: usize) -> Vec<u64> {
     }
     keys
 }
+
+/// Whether the command line asks for a bench's interleaved ratios (timed in alternation after
+/// criterion's runs): not in criterion's `--test` or `--list` modes, and not when a filter
+/// names only other benchmarks (`-- interleaved` asks for them alone).
+pub fn interleaved_wanted() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    !args.iter().any(|a| a == "--test" || a == "--list")
+        && (filters.is_empty() || filters.iter().any(|f| f.contains("interleaved")))
+}
+
+/// `median [lower quartile, upper quartile]` of `values`.
+pub fn median_and_quartiles(mut values: Vec<f64>, decimals: usize) -> String {
+    values.sort_by(f64::total_cmp);
+    let at = |q: usize| values[(values.len() - 1) * q / 4];
+    format!("{:.decimals$} [{:.decimals$}, {:.decimals$}]", at(2), at(1), at(3))
+}
