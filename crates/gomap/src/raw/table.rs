@@ -682,7 +682,7 @@ mod tests {
         for b in 0..=63u8 {
             let limits = GrowthLimits::for_b(b);
             // Past b = 59 the bound no longer fits a usize (nor could the array be allocated).
-            let load_bound = if b < 60 { (6.5 * 2f64.powi(i32::from(b))).max(8.0) as usize } else { usize::MAX };
+            let load_bound = if b < 60 { (6.5 * (1u64 << b) as f64).max(8.0) as usize } else { usize::MAX };
             assert_eq!(limits.entries, load_bound, "b = {b}");
             assert_eq!(u32::from(limits.overflow), 1u32 << b.min(15), "b = {b}");
         }
