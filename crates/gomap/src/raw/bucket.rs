@@ -1,5 +1,5 @@
 //! One bucket: eight tophash bytes and an overflow link (its control entry), eight keys and
-//! eight values, plus the word-at-a-time (SWAR) matching of the tophash bytes.
+//! eight values (the matching of the tophash bytes is in [`group`](super::group)).
 //!
 //! Go keeps all of a bucket together (`bmap`). Here the tophash word and the overflow link
 //! (the control entry, 16 bytes) are kept apart from the slots, in a dense region of the
@@ -9,6 +9,8 @@
 
 use core::mem::{self, ManuallyDrop, MaybeUninit};
 use core::ptr;
+
+use super::group::Group;
 
 /// Slots per bucket (Go's `bucketCnt`): eight tophash bytes fill one machine word, so a
 /// whole bucket's tophash bytes are matched with a handful of integer operations.
@@ -132,7 +134,7 @@ impl<K, V> BucketRef<K, V> {
     #[inline]
     pub(crate) fn group(self) -> Group {
         // SAFETY: handles point to live buckets; the tophash bytes are plain bytes.
-        Group(u64::from_le_bytes(unsafe { (*self.ctrl).tophash }))
+        Group::new(unsafe { (*self.ctrl).tophash })
     }
 
     #[inline]
@@ -203,198 +205,9 @@ impl<K, V> BucketRef<K, V> {
     }
 }
 
-const LSB: u64 = 0x0101_0101_0101_0101;
-const MSB: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// The eight tophash bytes of a bucket as one little-endian word: byte `i` is slot `i`.
-#[derive(Clone, Copy)]
-pub(crate) struct Group(u64);
-
-impl Group {
-    /// The bytes of `x` that are zero, as the high bit of each byte; exact (no false
-    /// positives, unlike the shorter `(x - LSB) & !x & MSB`).
-    #[inline]
-    fn zero_bytes(x: u64) -> BitMask {
-        let nonzero_low7 = (x & LOW7).wrapping_add(LOW7);
-        BitMask(!(nonzero_low7 | x) & MSB)
-    }
-
-    /// Slots whose tophash equals `top`.
-    #[inline]
-    pub(crate) fn match_tophash(self, top: u8) -> BitMask {
-        Self::zero_bytes(self.0 ^ (LSB * u64::from(top)))
-    }
-
-    /// Slots holding `EMPTY_REST`.
-    #[inline]
-    pub(crate) fn match_empty_rest(self) -> BitMask {
-        Self::zero_bytes(self.0)
-    }
-
-    /// Slots holding `EMPTY_REST` or `EMPTY_ONE` (Go's `isEmpty`).
-    #[inline]
-    pub(crate) fn match_empty(self) -> BitMask {
-        Self::zero_bytes(self.0 & !LSB)
-    }
-
-    /// Slots holding an entry (tophash >= `MIN_TOP_HASH`).
-    #[inline]
-    pub(crate) fn match_occupied(self) -> BitMask {
-        // Adding 0x80 - 5 to the low seven bits sets a byte's high bit exactly when those
-        // bits are >= 5; bytes >= 0x80 are occupied through their own high bit. No carry
-        // crosses a byte: 0x7f + 0x7b < 0x100.
-        let low = (self.0 & LOW7).wrapping_add(LSB * u64::from(0x80 - MIN_TOP_HASH));
-        BitMask((low | self.0) & MSB)
-    }
-}
-
-/// A set of slots, one bit (the high bit of the slot's byte) per slot.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct BitMask(u64);
-
-impl BitMask {
-    pub(crate) const EMPTY: BitMask = BitMask(0);
-
-    #[inline]
-    pub(crate) fn any(self) -> bool {
-        self.0 != 0
-    }
-
-    /// The lowest slot in the set.
-    #[inline]
-    pub(crate) fn lowest(self) -> Option<usize> {
-        if self.0 == 0 {
-            None
-        } else {
-            Some(self.0.trailing_zeros() as usize / 8)
-        }
-    }
-}
-
-impl BitMask {
-    /// The same slots in Go's `range` order within a bucket, from the offset of `turn` up,
-    /// then from slot 0 up to it.
-    #[inline]
-    pub(crate) fn turned(self, turn: Turn) -> TurnedMask {
-        // Gather the high bit of byte `i` into bit `i`: the multiplier's bit 7(7-i) carries
-        // bit 8i+7 to bit 56+i, and no two partial products ever meet on a bit, so nothing
-        // carries.
-        let slots = (self.0.wrapping_mul(0x0002_0408_1020_4081) >> 56) as u32;
-        // Twice over, bits 8..16 again naming slots 0..8 (modulo 8); the window keeps the
-        // eight from the offset on, so the slots before it come after slot 7.
-        TurnedMask((slots | slots << BUCKET_CNT) & turn.window)
-    }
-}
-
-/// Where Go's `range` starts the walk of each bucket: a slot offset (0..8), the same for
-/// every bucket of one walk.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Turn {
-    /// Bits `offset..offset + 8`: kept as a mask so that turning a bucket's slots costs no
-    /// shift by a variable amount.
-    window: u32,
-}
-
-impl Turn {
-    /// A turn from slot `offset` (taken modulo 8).
-    pub(crate) fn new(offset: usize) -> Turn {
-        Turn { window: 0xff << (offset % BUCKET_CNT) }
-    }
-}
-
-/// A set of slots in Go's `range` order ([`BitMask::turned`]): bit `j` is slot `j % 8`, so
-/// taking the lowest bit first walks the bucket from the offset on, wrapping around, and
-/// each step finds its slot with one mask where a rotated [`BitMask`] would need an add.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct TurnedMask(u32);
-
-impl TurnedMask {
-    pub(crate) const EMPTY: TurnedMask = TurnedMask(0);
-
-    #[inline]
-    pub(crate) fn any(self) -> bool {
-        self.0 != 0
-    }
-}
-
-impl Iterator for TurnedMask {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        if self.0 == 0 {
-            return None;
-        }
-        let bit = self.0.trailing_zeros() as usize;
-        self.0 &= self.0 - 1;
-        Some(bit % BUCKET_CNT)
-    }
-}
-
-impl Iterator for BitMask {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        let slot = self.lowest()?;
-        self.0 &= self.0 - 1;
-        Some(slot)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn group(bytes: [u8; 8]) -> Group {
-        Group(u64::from_le_bytes(bytes))
-    }
-
-    /// Every SWAR mask agrees with the byte-by-byte definition, for every byte value in
-    /// every slot.
-    #[test]
-    fn swar_masks_match_bytewise_definitions() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        for round in 0..if cfg!(miri) { 64 } else { 20_000 } {
-            let mut bytes = [0u8; 8];
-            for (i, b) in bytes.iter_mut().enumerate() {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                // Mix in all small values often: they are the markers.
-                *b = if (rng >> 60) < 8 { (rng >> 56) as u8 & 7 } else { (rng >> 8) as u8 };
-                if round < 256 && i == round % 8 {
-                    *b = round as u8;
-                }
-            }
-            let g = group(bytes);
-            let top = tophash(rng);
-            let expect = |f: &dyn Fn(u8) -> bool| -> Vec<usize> { (0..8).filter(|&i| f(bytes[i])).collect() };
-            assert_eq!(g.match_tophash(top).collect::<Vec<_>>(), expect(&|b| b == top));
-            assert_eq!(g.match_empty_rest().collect::<Vec<_>>(), expect(&|b| b == 0));
-            assert_eq!(g.match_empty().collect::<Vec<_>>(), expect(&|b| b <= 1));
-            assert_eq!(g.match_occupied().collect::<Vec<_>>(), expect(&|b| b >= 5));
-            // Turned: the same slots, from `offset` on, wrapping around.
-            let offset = round % BUCKET_CNT;
-            let turned: Vec<usize> = g.match_occupied().turned(Turn::new(offset)).collect();
-            let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| bytes[i] >= 5).collect();
-            assert_eq!(turned, wanted);
-        }
-    }
-
-    /// Every set of occupied slots, turned by every offset, is walked in Go's order.
-    #[test]
-    fn turned_mask_walks_every_set_from_every_offset() {
-        for set in 0..=255u8 {
-            let bytes: [u8; 8] = core::array::from_fn(|i| if set >> i & 1 == 1 { 0x80 | i as u8 } else { EMPTY_ONE });
-            for offset in 0..BUCKET_CNT {
-                let turned: Vec<usize> = group(bytes).match_occupied().turned(Turn::new(offset)).collect();
-                let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| set >> i & 1 == 1).collect();
-                assert_eq!(turned, wanted, "set {set:#010b}, offset {offset}");
-            }
-        }
-    }
 
     #[test]
     fn tophash_avoids_markers() {

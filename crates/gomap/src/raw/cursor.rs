@@ -46,7 +46,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::alloc::ArrayView;
-use super::bucket::{BucketRef, Turn, BUCKET_CNT, MIN_TOP_HASH};
+use super::bucket::{BucketRef, BUCKET_CNT, MIN_TOP_HASH};
+use super::group::Turn;
 use super::random_u64;
 use super::table::{RawTable, Slot};
 

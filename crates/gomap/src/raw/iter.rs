@@ -17,7 +17,8 @@ use core::marker::PhantomData;
 use core::mem;
 
 use super::alloc::ArrayView;
-use super::bucket::{BitMask, BucketRef, Group, Turn, TurnedMask, EMPTY_ONE};
+use super::bucket::{BucketRef, EMPTY_ONE};
+use super::group::{BitMask, Group, Turn, TurnedMask};
 use super::random_u64;
 use super::table::{InsertPos, RawTable, Slot};
 

@@ -9,9 +9,11 @@
 //! *tophash* bytes, eight keys and eight values, and a link to an overflow bucket. Unlike
 //! Go, the tophash bytes and the link (a bucket's 16-byte *control entry*) sit together
 //! with those of the other buckets in a dense region in front of the slot data
-//! ([`bucket`]), so a lookup that misses usually reads only cached control entries. The low `b` bits of a key's hash select its bucket; the top
-//! byte, lifted out of the marker range 0..=4, is its tophash. A lookup matches its tophash
-//! against all eight bytes at once (one word, SWAR) and compares keys only on a match. A
+//! ([`bucket`]), so a lookup that misses usually reads only cached control entries. The
+//! low `b` bits of a key's hash select its bucket; the top byte, lifted out of the marker
+//! range 0..=4, is its tophash. A lookup matches its tophash against all eight bytes at once
+//! (one SSE2 compare on x86_64, one word of SWAR arithmetic elsewhere: [`group`]) and
+//! compares keys only on a match. A
 //! bucket and the overflow buckets linked behind it form a *chain*; slots are ordered
 //! through the chain. Each array ends with a pool of `2^(b-4)` spare buckets (`b >= 4`) that
 //! overflow links take first, as Go preallocates them.
@@ -71,6 +73,7 @@
 mod alloc;
 mod bucket;
 mod cursor;
+mod group;
 mod grow;
 mod invariants;
 mod iter;

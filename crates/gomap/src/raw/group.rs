@@ -1,0 +1,328 @@
+//! Matching a bucket's eight tophash bytes all at once: [`Group`] (the bytes), [`BitMask`]
+//! (a set of slots), and Go's `range` order inside a bucket ([`Turn`], [`TurnedMask`]).
+//!
+//! On x86_64 a match is one SSE2 byte-wise compare of the eight bytes (held in the low half
+//! of a vector register) and a `movemask` that gives one bit per slot; SSE2 is part of the
+//! x86_64 baseline, so no detection is needed. Elsewhere it is a word-at-a-time (SWAR)
+//! computation on the eight bytes as one `u64`, one bit per byte. Both are exact (a slot is
+//! in a set only if its byte matches), and the SWAR code is compiled and tested on every
+//! target.
+
+use super::bucket::BUCKET_CNT;
+#[cfg(target_arch = "x86_64")]
+use super::bucket::{EMPTY_ONE, MIN_TOP_HASH};
+
+/// The eight tophash bytes of a bucket as one little-endian word: byte `i` is slot `i`.
+#[derive(Clone, Copy)]
+pub(crate) struct Group(u64);
+
+impl Group {
+    #[inline]
+    pub(crate) fn new(tophash: [u8; BUCKET_CNT]) -> Group {
+        Group(u64::from_le_bytes(tophash))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Group {
+    /// The slots whose bytes `compare` marks (0xff), given the group in the low half of a
+    /// vector register (the upper half is zero, and its bytes are cut off).
+    #[inline]
+    fn sse2(self, compare: impl FnOnce(core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i) -> BitMask {
+        use core::arch::x86_64::{_mm_cvtsi64_si128, _mm_movemask_epi8};
+        // SAFETY: SSE2 is part of the x86_64 baseline; these operate on registers only.
+        let marked = unsafe { _mm_movemask_epi8(compare(_mm_cvtsi64_si128(self.0 as i64))) };
+        BitMask(marked as u64 & 0xff)
+    }
+
+    /// Slots whose tophash equals `top`.
+    #[inline]
+    pub(crate) fn match_tophash(self, top: u8) -> BitMask {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_set1_epi8};
+        // SAFETY: as in `sse2`.
+        self.sse2(|g| unsafe { _mm_cmpeq_epi8(g, _mm_set1_epi8(top as i8)) })
+    }
+
+    /// Slots holding `EMPTY_REST`.
+    #[inline]
+    pub(crate) fn match_empty_rest(self) -> BitMask {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_setzero_si128};
+        // SAFETY: as in `sse2`.
+        self.sse2(|g| unsafe { _mm_cmpeq_epi8(g, _mm_setzero_si128()) })
+    }
+
+    /// Slots holding `EMPTY_REST` or `EMPTY_ONE` (Go's `isEmpty`): bytes whose minimum with
+    /// `EMPTY_ONE` is themselves.
+    #[inline]
+    pub(crate) fn match_empty(self) -> BitMask {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_set1_epi8};
+        // SAFETY: as in `sse2`.
+        self.sse2(|g| unsafe { _mm_cmpeq_epi8(_mm_min_epu8(g, _mm_set1_epi8(EMPTY_ONE as i8)), g) })
+    }
+
+    /// Slots holding an entry (tophash >= `MIN_TOP_HASH`): bytes whose maximum with
+    /// `MIN_TOP_HASH` is themselves.
+    #[inline]
+    pub(crate) fn match_occupied(self) -> BitMask {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_max_epu8, _mm_set1_epi8};
+        // SAFETY: as in `sse2`.
+        self.sse2(|g| unsafe { _mm_cmpeq_epi8(_mm_max_epu8(g, _mm_set1_epi8(MIN_TOP_HASH as i8)), g) })
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Group {
+    /// Slots whose tophash equals `top`.
+    #[inline]
+    pub(crate) fn match_tophash(self, top: u8) -> BitMask {
+        BitMask(swar::match_tophash(self.0, top))
+    }
+
+    /// Slots holding `EMPTY_REST`.
+    #[inline]
+    pub(crate) fn match_empty_rest(self) -> BitMask {
+        BitMask(swar::match_empty_rest(self.0))
+    }
+
+    /// Slots holding `EMPTY_REST` or `EMPTY_ONE` (Go's `isEmpty`).
+    #[inline]
+    pub(crate) fn match_empty(self) -> BitMask {
+        BitMask(swar::match_empty(self.0))
+    }
+
+    /// Slots holding an entry (tophash >= `MIN_TOP_HASH`).
+    #[inline]
+    pub(crate) fn match_occupied(self) -> BitMask {
+        BitMask(swar::match_occupied(self.0))
+    }
+}
+
+/// Word-at-a-time matching: each result has the high bit of byte `i` set for slot `i`.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+mod swar {
+    use super::super::bucket::MIN_TOP_HASH;
+
+    const LSB: u64 = 0x0101_0101_0101_0101;
+    const MSB: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+    /// The bytes of `x` that are zero, as the high bit of each byte; exact (no false
+    /// positives, unlike the shorter `(x - LSB) & !x & MSB`).
+    #[inline]
+    fn zero_bytes(x: u64) -> u64 {
+        let nonzero_low7 = (x & LOW7).wrapping_add(LOW7);
+        !(nonzero_low7 | x) & MSB
+    }
+
+    #[inline]
+    pub(super) fn match_tophash(group: u64, top: u8) -> u64 {
+        zero_bytes(group ^ (LSB * u64::from(top)))
+    }
+
+    #[inline]
+    pub(super) fn match_empty_rest(group: u64) -> u64 {
+        zero_bytes(group)
+    }
+
+    /// Bytes 0 and 1: clearing bit 0 leaves them zero.
+    #[inline]
+    pub(super) fn match_empty(group: u64) -> u64 {
+        zero_bytes(group & !LSB)
+    }
+
+    #[inline]
+    pub(super) fn match_occupied(group: u64) -> u64 {
+        // Adding 0x80 - 5 to the low seven bits sets a byte's high bit exactly when those
+        // bits are >= 5; bytes >= 0x80 are occupied through their own high bit. No carry
+        // crosses a byte: 0x7f + 0x7b < 0x100.
+        let low = (group & LOW7).wrapping_add(LSB * u64::from(0x80 - MIN_TOP_HASH));
+        (low | group) & MSB
+    }
+
+    /// One bit per slot, slot `i` at bit `i`, from a mask with the high bit of byte `i`.
+    #[inline]
+    pub(super) fn gather(mask: u64) -> u32 {
+        // The multiplier's bit 7(7-i) carries bit 8i+7 to bit 56+i, and no two partial
+        // products ever meet on a bit, so nothing carries.
+        (mask.wrapping_mul(0x0002_0408_1020_4081) >> 56) as u32
+    }
+}
+
+/// A set of slots: bit `i * STRIDE` (x86_64: one bit per slot) or `i * STRIDE + 7` (SWAR:
+/// the high bit of the slot's byte) stands for slot `i`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct BitMask(u64);
+
+impl BitMask {
+    pub(crate) const EMPTY: BitMask = BitMask(0);
+
+    #[cfg(target_arch = "x86_64")]
+    const STRIDE: u32 = 1;
+    #[cfg(not(target_arch = "x86_64"))]
+    const STRIDE: u32 = 8;
+
+    #[inline]
+    pub(crate) fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    /// The lowest slot in the set.
+    #[inline]
+    pub(crate) fn lowest(self) -> Option<usize> {
+        if self.0 == 0 {
+            None
+        } else {
+            Some((self.0.trailing_zeros() / Self::STRIDE) as usize)
+        }
+    }
+
+    /// One bit per slot, slot `i` at bit `i`.
+    #[inline]
+    fn slots(self) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        return self.0 as u32;
+        #[cfg(not(target_arch = "x86_64"))]
+        return swar::gather(self.0);
+    }
+
+    /// The same slots in Go's `range` order within a bucket, from the offset of `turn` up,
+    /// then from slot 0 up to it.
+    #[inline]
+    pub(crate) fn turned(self, turn: Turn) -> TurnedMask {
+        let slots = self.slots();
+        // Twice over, bits 8..16 again naming slots 0..8 (modulo 8); the window keeps the
+        // eight from the offset on, so the slots before it come after slot 7.
+        TurnedMask((slots | slots << BUCKET_CNT) & turn.window)
+    }
+}
+
+impl Iterator for BitMask {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        let slot = self.lowest()?;
+        self.0 &= self.0 - 1;
+        Some(slot)
+    }
+}
+
+/// Where Go's `range` starts the walk of each bucket: a slot offset (0..8), the same for
+/// every bucket of one walk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Turn {
+    /// Bits `offset..offset + 8`: kept as a mask so that turning a bucket's slots costs no
+    /// shift by a variable amount.
+    window: u32,
+}
+
+impl Turn {
+    /// A turn from slot `offset` (taken modulo 8).
+    pub(crate) fn new(offset: usize) -> Turn {
+        Turn { window: 0xff << (offset % BUCKET_CNT) }
+    }
+}
+
+/// A set of slots in Go's `range` order ([`BitMask::turned`]): bit `j` is slot `j % 8`, so
+/// taking the lowest bit first walks the bucket from the offset on, wrapping around, and
+/// each step finds its slot with one mask where a rotated [`BitMask`] would need an add.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct TurnedMask(u32);
+
+impl TurnedMask {
+    pub(crate) const EMPTY: TurnedMask = TurnedMask(0);
+
+    #[inline]
+    pub(crate) fn any(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl Iterator for TurnedMask {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(bit % BUCKET_CNT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bucket::{tophash, EMPTY_ONE, EMPTY_REST, MIN_TOP_HASH};
+    use super::*;
+
+    /// The slots of a SWAR mask (the high bit of byte `i` for slot `i`).
+    fn swar_slots(mask: u64) -> Vec<usize> {
+        assert_eq!(mask & !0x8080_8080_8080_8080, 0, "stray bits in {mask:#x}");
+        (0..8).filter(|i| mask >> (8 * i + 7) & 1 == 1).collect()
+    }
+
+    /// Every mask, of the group in use and of the SWAR code, agrees with the byte-by-byte
+    /// definition, for every byte value in every slot.
+    #[test]
+    fn masks_match_bytewise_definitions() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..if cfg!(miri) { 64 } else { 20_000 } {
+            let mut bytes = [0u8; 8];
+            for (i, b) in bytes.iter_mut().enumerate() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Mix in all small values often: they are the markers.
+                *b = if (rng >> 60) < 8 { (rng >> 56) as u8 & 7 } else { (rng >> 8) as u8 };
+                if round < 256 && i == round % 8 {
+                    *b = round as u8;
+                }
+            }
+            let g = Group::new(bytes);
+            let word = u64::from_le_bytes(bytes);
+            let top = tophash(rng);
+            let expect = |f: &dyn Fn(u8) -> bool| -> Vec<usize> { (0..8).filter(|&i| f(bytes[i])).collect() };
+            let is_top = expect(&|b| b == top);
+            let is_rest = expect(&|b| b == EMPTY_REST);
+            let is_empty = expect(&|b| b <= EMPTY_ONE);
+            let is_occupied = expect(&|b| b >= MIN_TOP_HASH);
+            assert_eq!(g.match_tophash(top).collect::<Vec<_>>(), is_top);
+            assert_eq!(g.match_empty_rest().collect::<Vec<_>>(), is_rest);
+            assert_eq!(g.match_empty().collect::<Vec<_>>(), is_empty);
+            assert_eq!(g.match_occupied().collect::<Vec<_>>(), is_occupied);
+            assert_eq!(swar_slots(swar::match_tophash(word, top)), is_top);
+            assert_eq!(swar_slots(swar::match_empty_rest(word)), is_rest);
+            assert_eq!(swar_slots(swar::match_empty(word)), is_empty);
+            assert_eq!(swar_slots(swar::match_occupied(word)), is_occupied);
+            // Turned: the same slots, from `offset` on, wrapping around.
+            let offset = round % BUCKET_CNT;
+            let turned: Vec<usize> = g.match_occupied().turned(Turn::new(offset)).collect();
+            let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| bytes[i] >= 5).collect();
+            assert_eq!(turned, wanted);
+        }
+    }
+
+    /// The SWAR gather puts each slot's bit in place, for every set of slots.
+    #[test]
+    fn swar_gather_keeps_every_set() {
+        for set in 0..=255u32 {
+            let mask = (0..8).filter(|i| set >> i & 1 == 1).fold(0u64, |m, i| m | 0x80 << (8 * i));
+            assert_eq!(swar::gather(mask), set);
+        }
+    }
+
+    /// Every set of occupied slots, turned by every offset, is walked in Go's order.
+    #[test]
+    fn turned_mask_walks_every_set_from_every_offset() {
+        for set in 0..=255u8 {
+            let bytes: [u8; 8] = core::array::from_fn(|i| if set >> i & 1 == 1 { 0x80 | i as u8 } else { EMPTY_ONE });
+            for offset in 0..BUCKET_CNT {
+                let turned: Vec<usize> = Group::new(bytes).match_occupied().turned(Turn::new(offset)).collect();
+                let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| set >> i & 1 == 1).collect();
+                assert_eq!(turned, wanted, "set {set:#010b}, offset {offset}");
+            }
+        }
+    }
+}
