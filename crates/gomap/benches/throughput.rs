@@ -158,12 +158,38 @@ impl_bench_map!(StdM, "std");
 impl_bench_map!(HbM, "hashbrown");
 impl_bench_map!(GrM, "griddle");
 
-fn build<M: BenchMap>(keys: &[u64]) -> M {
-    let mut m = M::empty();
+/// Inserts every key (the insert benchmarks' work).
+fn fill<M: BenchMap>(mut m: M, keys: &[u64]) -> M {
     for &k in keys {
         m.put(k, k);
     }
     m
+}
+
+fn build<M: BenchMap>(keys: &[u64]) -> M {
+    fill(M::empty(), keys)
+}
+
+/// Looks up every probe (the lookup benchmarks' work): the sum of the values found.
+fn look_up_all<M: BenchMap>(m: &M, probes: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for k in probes {
+        if let Some(v) = m.lookup(black_box(k)) {
+            acc = acc.wrapping_add(*v);
+        }
+    }
+    acc
+}
+
+/// Removes every key (the remove benchmark's work): the sum of the values removed.
+fn take_all<M: BenchMap>(m: &mut M, keys: &[u64]) -> u64 {
+    let mut acc = 0u64;
+    for k in keys {
+        if let Some(v) = m.take(black_box(k)) {
+            acc = acc.wrapping_add(v);
+        }
+    }
+    acc
 }
 
 fn configure<'a, T: Measurement>(c: &'a mut Criterion<T>, name: &str, n: usize) -> Group<'a, T> {
@@ -177,34 +203,12 @@ fn configure<'a, T: Measurement>(c: &'a mut Criterion<T>, name: &str, n: usize) 
 }
 
 fn insert_empty<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
-    g.bench_function(M::NAME, |b| {
-        b.iter_batched(
-            M::empty,
-            |mut m| {
-                for &k in keys {
-                    m.put(k, k);
-                }
-                m
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    g.bench_function(M::NAME, |b| b.iter_batched(M::empty, |m| fill(m, keys), BatchSize::PerIteration));
 }
 
 fn insert_presized<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
     let n = keys.len();
-    g.bench_function(M::NAME, |b| {
-        b.iter_batched(
-            || M::presized(n),
-            |mut m| {
-                for &k in keys {
-                    m.put(k, k);
-                }
-                m
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    g.bench_function(M::NAME, |b| b.iter_batched(|| M::presized(n), |m| fill(m, keys), BatchSize::PerIteration));
 }
 
 fn lookups<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64], probes: &[u64], expect_hit: bool) {
@@ -218,15 +222,7 @@ fn lookups<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64], prob
             assert_eq!(found, if expect_hit { probes.len() } else { 0 }, "{}", M::NAME);
             m
         });
-        b.iter(|| {
-            let mut acc = 0u64;
-            for k in probes {
-                if let Some(v) = m.lookup(black_box(k)) {
-                    acc = acc.wrapping_add(*v);
-                }
-            }
-            acc
-        })
+        b.iter(|| look_up_all(m, probes))
     });
 }
 
@@ -235,12 +231,7 @@ fn remove<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
         b.iter_batched(
             || build::<M>(keys),
             |mut m| {
-                let mut acc = 0u64;
-                for k in keys {
-                    if let Some(v) = m.take(black_box(k)) {
-                        acc = acc.wrapping_add(v);
-                    }
-                }
+                let acc = take_all(&mut m, keys);
                 (m, acc)
             },
             BatchSize::PerIteration,
@@ -300,46 +291,28 @@ const GROUPS: [&str; 6] = ["insert_empty", "insert_presized", "get_hit", "get_mi
 /// (building the map a remove empties) and dropping maps are not timed; lookups and the
 /// walk use `built`, which holds every key.
 fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f64 {
-    let fill = |mut m: M| {
+    /// The time `work` takes; what it returns is dropped after the clock stops.
+    fn timed<T>(work: impl FnOnce() -> T) -> (Duration, T) {
         let start = Instant::now();
-        for &k in keys {
-            m.put(k, k);
-        }
-        (start.elapsed(), m)
-    };
-    let look = |probes: &[u64]| {
-        let start = Instant::now();
-        let mut acc = 0u64;
-        for k in probes {
-            if let Some(v) = built.lookup(black_box(k)) {
-                acc = acc.wrapping_add(*v);
-            }
-        }
-        black_box(acc);
-        start.elapsed()
-    };
+        let result = black_box(work());
+        (start.elapsed(), result)
+    }
     let elapsed = match GROUPS[op] {
-        "insert_empty" => fill(M::empty()).0,
-        "insert_presized" => fill(M::presized(keys.len())).0,
-        "get_hit" => look(keys),
-        "get_miss" => look(misses),
+        "insert_empty" => {
+            let m = M::empty();
+            timed(|| fill(m, keys)).0
+        }
+        "insert_presized" => {
+            let m = M::presized(keys.len());
+            timed(|| fill(m, keys)).0
+        }
+        "get_hit" => timed(|| look_up_all(built, keys)).0,
+        "get_miss" => timed(|| look_up_all(built, misses)).0,
         "remove" => {
             let mut m = build::<M>(keys);
-            let start = Instant::now();
-            let mut acc = 0u64;
-            for k in keys {
-                if let Some(v) = m.take(black_box(k)) {
-                    acc = acc.wrapping_add(v);
-                }
-            }
-            black_box(acc);
-            start.elapsed()
+            timed(|| take_all(&mut m, keys)).0
         }
-        _ => {
-            let start = Instant::now();
-            black_box(built.sum_iter());
-            start.elapsed()
-        }
+        _ => timed(|| built.sum_iter()).0,
     };
     elapsed.as_secs_f64()
 }
