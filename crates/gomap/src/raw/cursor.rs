@@ -355,7 +355,7 @@ impl<K, V> RawTable<K, V> {
         }
         let bucket = hash_bits as usize & self.mask();
         if let Some(old) = &self.old {
-            let oi = bucket & (self.old_buckets() - 1);
+            let oi = bucket & old.mask();
             if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
                 return (Some((old.view(), old.bucket(oi))), old.b());
             }
