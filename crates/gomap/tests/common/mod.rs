@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: deliberately poor hashers, and the proptest
-//! configuration (every test binary uses only some of them).
+//! Helpers shared by the integration tests: deliberately poor hashers, the proptest
+//! configuration, and a watcher of growths (every test binary uses only some of them).
 #![allow(dead_code)]
+
+pub mod watcher;
 
 use proptest::test_runner::{Config, RngAlgorithm};
 use std::hash::{BuildHasher, Hasher};
