@@ -92,7 +92,19 @@ impl<K, V> RawTable<K, V> {
     /// a write is about to use), then the one at the mark, so every write makes progress.
     pub(crate) fn grow_work(&mut self, bucket: usize, hasher: &impl Fn(&K) -> u64) {
         self.note_growth_write();
-        self.evacuate(bucket & (self.old_buckets() - 1), hasher, Driver::Write);
+        let oi = bucket & (self.old_buckets() - 1);
+        // The old chain and its destinations sit at random places of two large arrays:
+        // start all their cache misses now, so that they overlap.
+        if let Some(old) = &self.old {
+            if oi >= self.nevacuate {
+                old.bucket(oi).prefetch();
+                self.buckets.bucket(oi).prefetch();
+                if !self.same_size_grow {
+                    self.buckets.bucket(oi + self.old_buckets()).prefetch();
+                }
+            }
+        }
+        self.evacuate(oi, hasher, Driver::Write);
         if self.is_growing() {
             self.evacuate(self.nevacuate, hasher, Driver::Write);
         }

@@ -317,6 +317,9 @@ impl<K, V> RawTable<K, V> {
             return None;
         }
         let (array, chain) = self.lookup_chain(hash);
+        // The chain's slots are at an address known already: their miss overlaps the
+        // tophash bytes' instead of following it.
+        chain.prefetch();
         Self::find_in_chain(array, chain, tophash(hash), &mut eq)
     }
 
@@ -369,6 +372,7 @@ impl<K, V> RawTable<K, V> {
         let top = tophash(hash);
         let array = self.buckets.view();
         let mut b = self.chain_of(hash);
+        b.prefetch();
         let mut empty = None;
         loop {
             let group = b.group();
@@ -516,6 +520,7 @@ impl<K, V> RawTable<K, V> {
         }
         self.prepare_write(hash, hasher);
         let first = self.chain_of(hash);
+        first.prefetch();
         let slot = Self::find_in_chain(self.buckets.view(), first, tophash(hash), &mut eq)?;
         Some(self.erase(first, slot))
     }
