@@ -13,7 +13,10 @@
 //! low `b` bits of a key's hash select its bucket; the top byte, lifted out of the marker
 //! range 0..=4, is its tophash. A lookup matches its tophash against all eight bytes at once
 //! (one SSE2 compare on x86_64, one word of SWAR arithmetic elsewhere: [`group`]) and
-//! compares keys only on a match. A
+//! compares keys only on a match. Since a bucket's slots are at an address known from the
+//! hash alone, lookups, inserts and removes ask for them together with the control entry
+//! (a prefetch hint), so a hit waits for one memory access instead of two in a row; an
+//! evacuation does the same for the old chain and both its destinations. A
 //! bucket and the overflow buckets linked behind it form a *chain*; slots are ordered
 //! through the chain. Each array ends with a pool of `2^(b-4)` spare buckets (`b >= 4`) that
 //! overflow links take first, as Go preallocates them.
