@@ -184,7 +184,7 @@ fn range_randomness_is_bounded_by_go_rotations_and_reaches_every_key() {
             }
         };
         let bound = 8usize << map.stats().b;
-        let rounds = if MIRI { 30 * bound } else { 400 * bound };
+        let rounds = if MIRI { 10 * bound } else { 400 * bound };
         let mut orders = HashSet::new();
         let mut firsts = HashSet::new();
         for _ in 0..rounds {
