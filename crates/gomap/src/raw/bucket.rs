@@ -16,6 +16,9 @@ use super::group::Group;
 /// whole bucket's tophash bytes are matched with a handful of integer operations.
 pub(crate) const BUCKET_CNT: usize = 8;
 
+/// The cache line size assumed by the prefetch hints (x86_64's).
+const CACHE_LINE: usize = 64;
+
 /// The slot is empty and so is every later slot of this chain: a search stops here.
 pub(crate) const EMPTY_REST: u8 = 0;
 /// The slot is empty but a later slot of the chain may be occupied (a tombstone).
@@ -130,27 +133,44 @@ impl<K, V> BucketRef<K, V> {
         BucketRef { ctrl: p.cast(), data: unsafe { ptr::addr_of_mut!((*p).data) } }
     }
 
-    /// Asks the processor to start loading the bucket's control entry and its first 256
-    /// bytes of slots, so that the cache misses of a bucket about to be used overlap instead
-    /// of following one another. A hint only: it reads nothing architecturally and cannot
-    /// fault, so it needs no live bucket. Does nothing off x86_64.
+    /// Asks the processor to start loading the bucket's control entry and the first cache
+    /// line of its slots, where a lookup most often finds its key (slots fill from the
+    /// front), so that the two cache misses of a hit overlap instead of following one
+    /// another. A hint only: see [`Self::prefetch_slots`].
     #[inline(always)]
     pub(crate) fn prefetch(self) {
+        self.prefetch_slots(CACHE_LINE);
+    }
+
+    /// Like [`Self::prefetch`], for up to four cache lines of slots: for a bucket about to
+    /// be read or written whole (evacuation).
+    #[inline(always)]
+    pub(crate) fn prefetch_whole(self) {
+        self.prefetch_slots(4 * CACHE_LINE);
+    }
+
+    /// Prefetches the control entry and the first `bytes` of slot data. Reads nothing
+    /// architecturally and cannot fault, so the bucket need not be live. Only a lookup of
+    /// a key that is present gains: a miss usually needs only the control entry, so only
+    /// a line or two of slots are asked for. Does nothing off x86_64.
+    #[inline(always)]
+    fn prefetch_slots(self, bytes: usize) {
         #[cfg(target_arch = "x86_64")]
         {
             use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            const LINE: usize = 64;
             let data = self.data.cast::<i8>();
             // SAFETY: `prefetch` has no memory effect and never faults, whatever the address.
             unsafe {
                 _mm_prefetch::<_MM_HINT_T0>(self.ctrl.cast::<i8>());
                 let mut offset = 0;
-                while offset < mem::size_of::<Data<K, V>>().min(4 * LINE) {
+                while offset < mem::size_of::<Data<K, V>>().min(bytes) {
                     _mm_prefetch::<_MM_HINT_T0>(data.wrapping_add(offset));
-                    offset += LINE;
+                    offset += CACHE_LINE;
                 }
             }
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bytes;
     }
 
     /// The eight tophash bytes as one word.

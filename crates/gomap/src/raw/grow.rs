@@ -97,10 +97,10 @@ impl<K, V> RawTable<K, V> {
         // start all their cache misses now, so that they overlap.
         if let Some(old) = &self.old {
             if oi >= self.nevacuate {
-                old.bucket(oi).prefetch();
-                self.buckets.bucket(oi).prefetch();
+                old.bucket(oi).prefetch_whole();
+                self.buckets.bucket(oi).prefetch_whole();
                 if !self.same_size_grow {
-                    self.buckets.bucket(oi + self.old_buckets()).prefetch();
+                    self.buckets.bucket(oi + self.old_buckets()).prefetch_whole();
                 }
             }
         }
