@@ -193,6 +193,13 @@ impl<K, V> BucketRef<K, V> {
         unsafe { (*self.ctrl).tophash[i] = top }
     }
 
+    /// Writes all eight tophash bytes at once.
+    #[inline]
+    pub(crate) fn set_tophashes(self, tophash: [u8; BUCKET_CNT]) {
+        // SAFETY: as in `set_tophash`.
+        unsafe { (*self.ctrl).tophash = tophash }
+    }
+
     /// Pointer to the key of slot `i`. Computing it is safe; reading through it needs the
     /// slot to be occupied.
     #[inline]

@@ -5,7 +5,7 @@ use core::mem;
 use core::ptr;
 
 use super::alloc::{free_lone, BucketArray};
-use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, MIN_TOP_HASH};
+use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
 use super::observe::Driver;
 use super::table::{over_load_factor, RawTable};
 
@@ -173,19 +173,23 @@ impl<K, V> RawTable<K, V> {
         let mut moved = 0;
         let mut b = Some(head);
         while let Some(bucket) = b {
-            for i in 0..BUCKET_CNT {
+            let group = bucket.group();
+            debug_assert_eq!(
+                group.match_occupied().count() + group.match_empty().count(),
+                BUCKET_CNT,
+                "bad map state: an evacuation marker in an unevacuated chain"
+            );
+            // Tombstones are rare here (a write reuses them): usually no iteration at all.
+            self.tombstones -= group.match_tophash(EMPTY_ONE).count();
+            // The chain's evacuation markers, written once the bucket is moved: empty slots
+            // become EVACUATED_EMPTY, occupied ones EVACUATED_X or EVACUATED_Y.
+            let mut marks = [EVACUATED_EMPTY; BUCKET_CNT];
+            // Only occupied slots are visited: a bit scan, not a branch per slot.
+            for i in group.match_occupied() {
                 let top = bucket.tophash(i);
-                if top < MIN_TOP_HASH {
-                    debug_assert!(top <= EMPTY_ONE, "bad map state: tophash {top} in an unevacuated chain");
-                    if top == EMPTY_ONE {
-                        self.tombstones -= 1;
-                    }
-                    bucket.set_tophash(i, EVACUATED_EMPTY);
-                    continue;
-                }
                 let use_y = doubling && to_y.get(moved);
                 moved += 1;
-                bucket.set_tophash(i, if use_y { EVACUATED_Y } else { EVACUATED_X });
+                marks[i] = if use_y { EVACUATED_Y } else { EVACUATED_X };
                 let dst = if use_y { &mut y } else { &mut x };
                 if dst.index == BUCKET_CNT {
                     dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket, &mut self.observer);
@@ -194,8 +198,9 @@ impl<K, V> RawTable<K, V> {
                 // SAFETY: the destination is a live bucket of the new array, empty where the
                 // `NextFree` points (invariant 6: the new buckets fed by an unevacuated old chain
                 // are empty, and those only move forward). The entry is moved bitwise
-                // exactly once: its old slot is marked evacuated above, so the old copy is
-                // never read, dropped or moved again.
+                // exactly once: its old slot is marked evacuated with the rest of the bucket
+                // right after this loop (which calls no user code), so the old copy is never
+                // read, dropped or moved again.
                 unsafe {
                     ptr::copy_nonoverlapping(bucket.key_ptr(i), dst.bucket.key_ptr(dst.index), 1);
                     ptr::copy_nonoverlapping(bucket.value_ptr(i), dst.bucket.value_ptr(dst.index), 1);
@@ -203,6 +208,7 @@ impl<K, V> RawTable<K, V> {
                 dst.bucket.set_tophash(dst.index, top);
                 dst.index += 1;
             }
+            bucket.set_tophashes(marks);
             b = old.next(bucket);
         }
 
