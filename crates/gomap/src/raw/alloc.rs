@@ -283,7 +283,9 @@ impl<K, V> BucketArray<K, V> {
                 (*data_offset, n * mem::size_of::<Data<K, V>>(), data_released),
             ];
             for (start, used, released) in regions {
-                let end = used / page * page;
+                // Rounded down to whole pages (a power of two: no division on this path,
+                // which every advance of the evacuation mark takes).
+                let end = used & !(page - 1);
                 if end >= *released + RELEASE_CHUNK {
                     // SAFETY: `[start + released, start + end)` lies inside the region of
                     // the first `n` regular buckets of our own mapping, is page aligned at
