@@ -95,14 +95,11 @@ impl<K, V> RawTable<K, V> {
         let oi = bucket & (self.old_buckets() - 1);
         // The old chain and its destinations sit at random places of two large arrays:
         // start all their cache misses now, so that they overlap.
-        if let Some(old) = &self.old {
-            if oi >= self.nevacuate {
-                old.bucket(oi).prefetch_whole();
-                self.buckets.bucket(oi).prefetch_whole();
-                if !self.same_size_grow {
-                    self.buckets.bucket(oi + self.old_buckets()).prefetch_whole();
-                }
-            }
+        if let Some(old) = self.old.as_ref().filter(|_| oi >= self.nevacuate) {
+            old.bucket(oi).prefetch_whole();
+            let (x, y) = self.destinations(oi);
+            x.prefetch_whole();
+            y.prefetch_whole();
         }
         self.evacuate(oi, hasher, Driver::Write);
         if self.is_growing() {
@@ -126,6 +123,14 @@ impl<K, V> RawTable<K, V> {
             self.evacuate(self.nevacuate, hasher, Driver::Explicit);
         }
         !self.is_growing()
+    }
+
+    /// The new buckets that old chain `oi` moves to: "X" (`oi`) and, in a doubling, "Y"
+    /// (`oi + 2^oldB`); in a same-size growth both are bucket `oi`.
+    #[inline]
+    fn destinations(&self, oi: usize) -> (BucketRef<K, V>, BucketRef<K, V>) {
+        let y = if self.same_size_grow { oi } else { oi + self.old_buckets() };
+        (self.buckets.bucket(oi), self.buckets.bucket(y))
     }
 
     /// Go's `evacuate`: moves old chain `oi` (if not yet moved), then advances the mark if
@@ -168,8 +173,9 @@ impl<K, V> RawTable<K, V> {
         }
 
         self.cursor.entries_moved();
-        let mut x = NextFree { bucket: self.buckets.bucket(oi), index: 0 };
-        let mut y = NextFree { bucket: self.buckets.bucket(if doubling { oi + newbit } else { oi }), index: 0 };
+        let (x, y) = self.destinations(oi);
+        let mut x = NextFree { bucket: x, index: 0 };
+        let mut y = NextFree { bucket: y, index: 0 };
         let mut moved = 0;
         let mut b = Some(head);
         while let Some(bucket) = b {
