@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::scale as size;
+use common::scale;
 use common::watcher::{churn_key, insert_watched, remove_watched, Watcher};
 use gomap::{GoMap, GrowthCounters};
 
 #[test]
 fn counters_agree_with_b_changes_while_filling() {
-    let n = size(20_000, 1_700) as u64;
+    let n = scale(20_000, 1_700) as u64;
     let mut map = GoMap::new();
     let mut watcher = Watcher::default();
     for i in 0..n {
@@ -45,7 +45,7 @@ fn counters_agree_with_b_changes_while_filling() {
 
 #[test]
 fn counters_agree_with_same_size_growths_under_churn() {
-    let live = size(800, 100) as u64;
+    let live = scale(800, 100) as u64;
     let mut map = GoMap::with_capacity(live as usize);
     let mut watcher = Watcher::default();
     for i in 0..live {
@@ -155,9 +155,9 @@ fn separately_allocated_overflow_buckets_are_counted() {
             }
         }
     }
-    let mut map = GoMap::with_capacity_and_hasher(size(200, 40), Zero);
+    let mut map = GoMap::with_capacity_and_hasher(scale(200, 40), Zero);
     let b = map.stats().b;
-    for i in 0..size(200, 40) as u64 {
+    for i in 0..scale(200, 40) as u64 {
         map.insert(i, i);
     }
     let stats = map.stats();

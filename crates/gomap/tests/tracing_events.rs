@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Once};
 
-use common::scale as size;
+use common::scale;
 use common::watcher::{churn_key, insert_watched, remove_watched, Watcher};
 use gomap::GoMap;
 use tracing::field::{Field, Visit};
@@ -153,7 +153,7 @@ impl Subscriber for Router {
 #[test]
 fn events_agree_with_the_counters_and_the_stats() {
     let collector = Collector::new(Level::DEBUG);
-    let n = size(12_000, 900) as u64;
+    let n = scale(12_000, 900) as u64;
     let (map, watcher) = collect(&collector, || {
         let mut map = GoMap::new();
         let mut watcher = Watcher::default();
@@ -225,7 +225,7 @@ fn info_subscribers_see_no_debug_events_and_maps_are_told_apart() {
         let mut a = GoMap::new();
         let mut b = GoMap::new();
         // The 1665th insert starts a growth from 256 buckets (the 209th one from 32).
-        for i in 0..size(1_700, 210) as u64 {
+        for i in 0..scale(1_700, 210) as u64 {
             a.insert(i, ());
             b.insert(i, ());
         }
@@ -277,7 +277,7 @@ fn bucket_events_are_decided_when_a_growth_starts() {
 #[test]
 fn same_size_growths_are_reported_with_their_trigger() {
     let collector = Collector::new(Level::INFO);
-    let live = size(800, 100) as u64;
+    let live = scale(800, 100) as u64;
     let counters = collect(&collector, || {
         let mut map = GoMap::with_capacity(live as usize);
         for i in 0..live {
