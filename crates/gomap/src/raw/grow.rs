@@ -105,6 +105,15 @@ impl<K, V> RawTable<K, V> {
         if self.is_growing() {
             self.evacuate(self.nevacuate, hasher, Driver::Write);
         }
+        // The next write evacuates the chain at the mark: ask for it (and where it goes) now,
+        // so that it arrives while this write finishes. The mark walks the arrays in order,
+        // but too slowly for the hardware's stream detection to follow it.
+        if let Some(old) = &self.old {
+            old.bucket(self.nevacuate).prefetch_whole();
+            let (x, y) = self.destinations(self.nevacuate);
+            x.prefetch_whole();
+            y.prefetch_whole();
+        }
     }
 
     /// Completes the growth in progress, if any.

@@ -16,7 +16,8 @@
 //! compares keys only on a match. Since a bucket's slots are at an address known from the
 //! hash alone, lookups, inserts and removes ask for them together with the control entry
 //! (a prefetch hint), so a hit waits for one memory access instead of two in a row; an
-//! evacuation does the same for the old chain and both its destinations. A
+//! evacuation does the same for the old chain and both its destinations, and each write
+//! during a growth asks for the chain at the evacuation mark, which the next write moves. A
 //! bucket and the overflow buckets linked behind it form a *chain*; slots are ordered
 //! through the chain. Each array ends with a pool of `2^(b-4)` spare buckets (`b >= 4`) that
 //! overflow links take first, as Go preallocates them.
