@@ -185,6 +185,12 @@ impl BitMask {
         return swar::gather(self.0);
     }
 
+    /// The same slots as plain bits, for set arithmetic.
+    #[inline]
+    pub(crate) fn slot_bits(self) -> SlotBits {
+        SlotBits(self.slots() as u8)
+    }
+
     /// The same slots in Go's `range` order within a bucket, from the offset of `turn` up,
     /// then from slot 0 up to it.
     #[inline]
@@ -202,6 +208,52 @@ impl Iterator for BitMask {
     #[inline]
     fn next(&mut self) -> Option<usize> {
         let slot = self.lowest()?;
+        self.0 &= self.0 - 1;
+        Some(slot)
+    }
+}
+
+/// A set of slots as plain bits, slot `i` at bit `i`: what set arithmetic between two
+/// matches, or with bits computed elsewhere, works on (a [`BitMask`]'s layout depends on
+/// the target).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct SlotBits(pub(crate) u8);
+
+impl SlotBits {
+    /// The slots of `self` that are not in `other`.
+    #[inline]
+    pub(crate) fn without(self, other: SlotBits) -> SlotBits {
+        SlotBits(self.0 & !other.0)
+    }
+
+    /// How many slots are in the set.
+    #[inline]
+    pub(crate) fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// A word whose byte `i` (little-endian) is 1 for each slot `i` in the set, else 0:
+    /// for writing a value into the chosen bytes of a bucket's eight tophash bytes at once.
+    #[inline]
+    pub(crate) fn bytes(self) -> u64 {
+        // Copy the eight bits into every byte, keep bit `i` in byte `i`, then turn each
+        // non-zero byte into 1 (adding 0x7f sets a byte's high bit exactly when the byte
+        // is non-zero, and never carries into the next byte: 0x80 + 0x7f = 0xff).
+        const LSB: u64 = 0x0101_0101_0101_0101;
+        let diagonal = (u64::from(self.0) * LSB) & 0x8040_2010_0804_0201;
+        ((diagonal + 0x7f7f_7f7f_7f7f_7f7f) & 0x8080_8080_8080_8080) >> 7
+    }
+}
+
+impl Iterator for SlotBits {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let slot = self.0.trailing_zeros() as usize;
         self.0 &= self.0 - 1;
         Some(slot)
     }
@@ -310,6 +362,21 @@ mod tests {
         for set in 0..=255u32 {
             let mask = (0..8).filter(|i| set >> i & 1 == 1).fold(0u64, |m, i| m | 0x80 << (8 * i));
             assert_eq!(swar::gather(mask), set);
+        }
+    }
+
+    /// For every set of occupied slots: `slot_bits` names exactly them, iterating it walks
+    /// them in slot order, and `bytes` puts a 1 in exactly their bytes.
+    #[test]
+    fn slot_bits_agree_with_the_slots_they_name() {
+        for set in 0..=255u8 {
+            let bytes: [u8; 8] = core::array::from_fn(|i| if set >> i & 1 == 1 { 0x80 | i as u8 } else { EMPTY_REST });
+            let bits = Group::new(bytes).match_occupied().slot_bits();
+            let wanted: Vec<usize> = (0..8).filter(|&i| set >> i & 1 == 1).collect();
+            assert_eq!(bits.collect::<Vec<_>>(), wanted, "set {set:#010b}");
+            assert_eq!(bits.len(), wanted.len());
+            let spread: [u8; 8] = core::array::from_fn(|i| u8::from(set >> i & 1 == 1));
+            assert_eq!(bits.bytes().to_le_bytes(), spread, "set {set:#010b}");
         }
     }
 

@@ -6,6 +6,7 @@ use core::ptr;
 
 use super::alloc::{free_lone, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
+use super::group::SlotBits;
 use super::observe::Driver;
 use super::table::{over_load_factor, RawTable};
 
@@ -13,11 +14,11 @@ use super::table::{over_load_factor, RawTable};
 /// write stays O(1) (Go's limit; measured, it never binds: the largest jump seen is 15).
 const MARK_SCAN_LIMIT: usize = 1024;
 
-/// Where each entry of one old chain goes, one bit per live entry in chain order: true
-/// for the upper ("Y") half. Chains of up to 64 entries need no allocation.
+/// Where the entries of one old chain go: for each bucket of the chain, in order, the slots
+/// whose entry moves to the upper ("Y") half. Chains of up to 8 buckets need no allocation.
 struct Destinations {
     inline: u64,
-    spill: Vec<bool>,
+    spill: Vec<u8>,
     len: usize,
 }
 
@@ -27,22 +28,19 @@ impl Destinations {
     }
 
     #[inline]
-    fn push(&mut self, to_y: bool) {
-        if self.len < 64 {
-            self.inline |= u64::from(to_y) << self.len;
+    fn push(&mut self, to_y: SlotBits) {
+        if self.len < 8 {
+            self.inline |= u64::from(to_y.0) << (8 * self.len);
         } else {
-            self.spill.push(to_y);
+            self.spill.push(to_y.0);
         }
         self.len += 1;
     }
 
+    /// The slots of the chain's bucket number `n` that go to Y.
     #[inline]
-    fn get(&self, n: usize) -> bool {
-        if n < 64 {
-            self.inline >> n & 1 == 1
-        } else {
-            self.spill[n - 64]
-        }
+    fn get(&self, n: usize) -> SlotBits {
+        SlotBits(if n < 8 { (self.inline >> (8 * n)) as u8 } else { self.spill[n - 8] })
     }
 }
 
@@ -172,11 +170,13 @@ impl<K, V> RawTable<K, V> {
         if doubling {
             let mut b = Some(head);
             while let Some(bucket) = b {
+                let mut y = 0u8;
                 for i in bucket.group().match_occupied() {
                     // SAFETY: an occupied slot of a live old bucket holds a key.
                     let hash = hasher(unsafe { &*bucket.key_ptr(i) });
-                    to_y.push(hash as usize & newbit != 0);
+                    y |= u8::from(hash as usize & newbit != 0) << i;
                 }
+                to_y.push(SlotBits(y));
                 b = old.next(bucket);
             }
         }
@@ -187,6 +187,7 @@ impl<K, V> RawTable<K, V> {
         let mut y = NextFree { bucket: y, index: 0 };
         let mut moved = 0;
         let mut b = Some(head);
+        let mut n = 0;
         while let Some(bucket) = b {
             let group = bucket.group();
             debug_assert_eq!(
@@ -196,34 +197,24 @@ impl<K, V> RawTable<K, V> {
             );
             // Tombstones are rare here (a write reuses them): usually no iteration at all.
             self.tombstones -= group.match_tophash(EMPTY_ONE).count();
-            // The chain's evacuation markers, written once the bucket is moved: empty slots
-            // become EVACUATED_EMPTY, occupied ones EVACUATED_X or EVACUATED_Y.
-            let mut marks = [EVACUATED_EMPTY; BUCKET_CNT];
-            // Only occupied slots are visited: a bit scan, not a branch per slot.
-            for i in group.match_occupied() {
-                let top = bucket.tophash(i);
-                let use_y = doubling && to_y.get(moved);
-                moved += 1;
-                marks[i] = if use_y { EVACUATED_Y } else { EVACUATED_X };
-                let dst = if use_y { &mut y } else { &mut x };
-                if dst.index == BUCKET_CNT {
-                    dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket, &mut self.observer);
-                    dst.index = 0;
-                }
-                // SAFETY: the destination is a live bucket of the new array, empty where the
-                // `NextFree` points (invariant 6: the new buckets fed by an unevacuated old chain
-                // are empty, and those only move forward). The entry is moved bitwise
-                // exactly once: its old slot is marked evacuated with the rest of the bucket
-                // right after this loop (which calls no user code), so the old copy is never
-                // read, dropped or moved again.
-                unsafe {
-                    ptr::copy_nonoverlapping(bucket.key_ptr(i), dst.bucket.key_ptr(dst.index), 1);
-                    ptr::copy_nonoverlapping(bucket.value_ptr(i), dst.bucket.value_ptr(dst.index), 1);
-                }
-                dst.bucket.set_tophash(dst.index, top);
-                dst.index += 1;
+            let occupied = group.match_occupied().slot_bits();
+            let to_y_here = if doubling { to_y.get(n) } else { SlotBits::default() };
+            let to_x_here = occupied.without(to_y_here);
+            n += 1;
+            // SAFETY: both sets are occupied slots of this old bucket, disjoint, each moved
+            // once; the bucket's markers are written right after, before anything else
+            // (no user code runs in between), so the old copies are never used again.
+            unsafe {
+                self.move_entries(bucket, to_x_here, &mut x);
+                self.move_entries(bucket, to_y_here, &mut y);
             }
-            bucket.set_tophashes(marks);
+            moved += occupied.len();
+            // The bucket's evacuation markers, all eight in one store: EVACUATED_X or
+            // EVACUATED_Y where an entry left, EVACUATED_EMPTY elsewhere.
+            let marks = u64::from_le_bytes([EVACUATED_EMPTY; BUCKET_CNT])
+                - u64::from(EVACUATED_EMPTY - EVACUATED_X) * to_x_here.bytes()
+                - u64::from(EVACUATED_EMPTY - EVACUATED_Y) * to_y_here.bytes();
+            bucket.set_tophashes(marks.to_le_bytes());
             b = old.next(bucket);
         }
 
@@ -241,6 +232,35 @@ impl<K, V> RawTable<K, V> {
             }
         }
         moved
+    }
+
+    /// Moves the entries in `slots` of old `bucket`, in slot order, to the next free slots
+    /// of `dst`, attaching overflow buckets to its chain as it fills.
+    ///
+    /// # Safety
+    ///
+    /// `slots` are occupied slots of `bucket`, a bucket of the old chain being evacuated,
+    /// and the caller marks them evacuated before anything reads them again (their
+    /// entries are moved bitwise: the old copies must never be read, dropped or moved
+    /// again). `dst` points into the new chain that this old chain feeds.
+    #[inline(always)]
+    unsafe fn move_entries(&mut self, bucket: BucketRef<K, V>, slots: SlotBits, dst: &mut NextFree<K, V>) {
+        for i in slots {
+            if dst.index == BUCKET_CNT {
+                dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket, &mut self.observer);
+                dst.index = 0;
+            }
+            // SAFETY: the destination is a live bucket of the new array, empty where the
+            // `NextFree` points (invariant 6: the new buckets fed by an unevacuated old chain
+            // are empty, and those only move forward); the source slot is occupied and
+            // moved once, by the caller's contract.
+            unsafe {
+                ptr::copy_nonoverlapping(bucket.key_ptr(i), dst.bucket.key_ptr(dst.index), 1);
+                ptr::copy_nonoverlapping(bucket.value_ptr(i), dst.bucket.value_ptr(dst.index), 1);
+            }
+            dst.bucket.set_tophash(dst.index, bucket.tophash(i));
+            dst.index += 1;
+        }
     }
 
     /// Go's `advanceEvacuationMark`: steps past the bucket just evacuated and any already
