@@ -6,10 +6,12 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use common::scale;
 use common::watcher::{churn_key, insert_watched, remove_watched, Watcher};
+use common::{scale, DropLog, FnBuild};
 use gomap::GoMap;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -69,6 +71,9 @@ impl Visit for Seen {
 struct Collector {
     max_level: Level,
     events: Mutex<Vec<Seen>>,
+    /// When set, the collector panics on every `overflow_allocated` event, after keeping it
+    /// (a subscriber is user code, and user code may panic).
+    panic_on_overflow: AtomicBool,
 }
 
 impl Collector {
@@ -77,7 +82,7 @@ impl Collector {
     fn new(max_level: Level) -> Arc<Self> {
         static ROUTER: Once = Once::new();
         ROUTER.call_once(|| tracing::subscriber::set_global_default(Router).expect("no other global subscriber"));
-        Arc::new(Collector { max_level, events: Mutex::new(Vec::new()) })
+        Arc::new(Collector { max_level, events: Mutex::new(Vec::new()), panic_on_overflow: AtomicBool::new(false) })
     }
 
     fn named(&self, name: &str) -> Vec<Seen> {
@@ -93,7 +98,11 @@ impl Collector {
             fields: BTreeMap::new(),
         };
         event.record(&mut seen);
+        let name = seen.name;
         self.events.lock().unwrap().push(seen);
+        if name == "overflow_allocated" && self.panic_on_overflow.load(Ordering::Relaxed) {
+            panic!("the subscriber panics");
+        }
     }
 }
 
@@ -299,4 +308,71 @@ fn same_size_growths_are_reported_with_their_trigger() {
         assert_eq!(e.u64("old_b"), e.u64("new_b"));
         assert!(e.u64("noverflow") >= 1 << e.u64("old_b").min(15), "the trigger: noverflow >= 2^min(B, 15)");
     }
+}
+
+/// A value that records its drop.
+struct Tracked {
+    id: usize,
+    log: Arc<DropLog>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.log.dropped(self.id);
+    }
+}
+
+/// Keys in three long chains (buckets 0, 1 and 2 of any array of at least four buckets),
+/// with varied tophashes.
+fn three_chains(k: u64) -> u64 {
+    (k % 3) | k.wrapping_mul(0x9E37_79B9_7F4A_7C15) << 40
+}
+
+/// Fills a four-bucket map (B = 2) of three long chains until a growth starts: the write
+/// that starts it moves its own chain and the one at the mark, so the third is left for
+/// later, and moving its entries needs overflow buckets again. Then runs `act` with a
+/// subscriber that panics in `overflow_allocated`, which must reach the caller and leave
+/// the map sound and whole: every key still found, the invariants holding, every value
+/// dropped exactly once.
+fn subscriber_panics_during(act: impl FnOnce(&mut GoMap<u64, Tracked, FnBuild>)) {
+    let collector = Collector::new(Level::DEBUG);
+    let log = Arc::new(DropLog::default());
+    let mut map = GoMap::with_capacity_and_hasher(26, FnBuild(three_chains));
+    assert_eq!(map.stats().b, 2);
+    let mut n = 0u64;
+    while !map.stats().growing {
+        // Not collecting yet: no event, no panic.
+        map.insert(n, Tracked { id: log.new_id(), log: log.clone() });
+        n += 1;
+    }
+    collector.panic_on_overflow.store(true, Ordering::Relaxed);
+    let outcome = collect(&collector, || catch_unwind(AssertUnwindSafe(|| act(&mut map))));
+    assert!(outcome.is_err(), "the subscriber's panic reached the caller");
+    assert!(!collector.named("overflow_allocated").is_empty());
+    collector.panic_on_overflow.store(false, Ordering::Relaxed);
+
+    map.check_invariants();
+    assert_eq!(map.len() as u64, n);
+    for k in 0..n {
+        assert!(map.get(&k).is_some(), "key {k} lost");
+    }
+    log.assert_no_double_drop();
+    assert_eq!(log.alive() as u64, n);
+    map.finish_growth();
+    map.check_invariants();
+    drop(map);
+    log.assert_all_dropped_once();
+}
+
+/// Incremental evacuation: the events of the overflow buckets it attaches are sent once the
+/// chain has moved, so the subscriber's panic finds the table consistent.
+#[test]
+fn a_subscriber_panicking_during_an_evacuation_leaves_the_map_whole() {
+    subscriber_panics_during(|map| map.finish_growth());
+}
+
+/// The same for `reserve`, which moves every entry into a new array at once.
+#[test]
+fn a_subscriber_panicking_during_a_bulk_resize_leaves_the_map_whole() {
+    subscriber_panics_during(|map| map.reserve(1_000));
 }

@@ -24,6 +24,10 @@
 //! test there costs less than asking `tracing` for every bucket. So a subscriber installed
 //! in the middle of a growth gets the per-bucket events from the next growth on (every
 //! other event is decided when it happens).
+//!
+//! A subscriber is user code and may panic, so no event is sent while the table is
+//! inconsistent: the overflow buckets that an evacuation or a bulk resize attaches while it
+//! moves entries are counted at once and reported once the entries have moved.
 
 use super::table::RawTable;
 use crate::GrowthCounters;
@@ -47,6 +51,11 @@ pub(crate) struct Observer {
     /// documentation).
     #[cfg(feature = "tracing")]
     bucket_events: bool,
+    /// `overflow_allocated` events held back while an evacuation moves entries (see
+    /// [`RawTable::defer_overflow_events`]): how many buckets came from the pool and how
+    /// many were allocated separately, or `None` when events go out at once.
+    #[cfg(feature = "tracing")]
+    deferred_overflow: Option<[u32; 2]>,
 }
 
 impl Observer {
@@ -57,7 +66,10 @@ impl Observer {
         self.counters.overflow_allocated += 1;
         self.counters.overflow_allocated_separately += u64::from(separately);
         #[cfg(feature = "tracing")]
-        events::overflow_allocated(&mut self.trace, b, separately);
+        match &mut self.deferred_overflow {
+            Some(deferred) => deferred[usize::from(separately)] += 1,
+            None => events::overflow_allocated(&mut self.trace, b, separately),
+        }
         #[cfg(not(feature = "tracing"))]
         let _ = b;
     }
@@ -83,6 +95,30 @@ impl<K, V> RawTable<K, V> {
         }
         #[cfg(feature = "tracing")]
         events::growth_started(self);
+    }
+
+    /// Holds back `overflow_allocated` events until [`Self::report_deferred_overflow`]. An
+    /// event runs the subscriber, which is user code and may panic; an evacuation attaches
+    /// overflow buckets while entries it has copied are still in their old slots too, and
+    /// must not be interrupted there. The counters still count at once.
+    #[inline]
+    pub(super) fn defer_overflow_events(&mut self) {
+        #[cfg(feature = "tracing")]
+        {
+            self.observer.deferred_overflow = Some([0; 2]);
+        }
+    }
+
+    /// Sends the events held back since [`Self::defer_overflow_events`] (for the current
+    /// array) and sends later ones at once again. Call when the table is consistent.
+    #[inline]
+    pub(super) fn report_deferred_overflow(&mut self) {
+        #[cfg(feature = "tracing")]
+        if let Some([pooled, lone]) = self.observer.deferred_overflow.take() {
+            if pooled + lone > 0 {
+                events::deferred_overflow_allocated(&mut self.observer.trace, self.b, pooled, lone);
+            }
+        }
     }
 
     /// A write is doing growth work (Go's `growWork`).
@@ -333,6 +369,19 @@ mod events {
     pub(super) fn overflow_allocated(trace: &mut Option<Box<TraceState>>, b: u8, separately: bool) {
         if tracing::enabled!(target: "gomap", tracing::Level::DEBUG) {
             emit_overflow_allocated(trace.get_or_insert_with(Box::default), b, separately);
+        }
+    }
+
+    /// `pooled` and `lone` overflow buckets attached to an array of `2^b` buckets, reported
+    /// late (see `RawTable::defer_overflow_events`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn deferred_overflow_allocated(trace: &mut Option<Box<TraceState>>, b: u8, pooled: u32, lone: u32) {
+        for _ in 0..pooled {
+            overflow_allocated(trace, b, false);
+        }
+        for _ in 0..lone {
+            overflow_allocated(trace, b, true);
         }
     }
 
