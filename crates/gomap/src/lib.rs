@@ -151,7 +151,10 @@
 //!   only on growth paths: lookups and writes outside a growth are unchanged. Whether a
 //!   growth emits `bucket_evacuated` is decided when it starts (a flag test per bucket
 //!   instead of a question to `tracing`), so a subscriber installed mid-growth sees those
-//!   from the next growth on.
+//!   from the next growth on. Events are sent from inside growth work, so a subscriber
+//!   that panics while handling one cannot leave the map half-changed: the panic is
+//!   caught at the event (the panic hook still reports it), that event is lost, and the
+//!   map operation completes normally.
 //! * `metrics`: `GoMap::publish_metrics` and `MapStats::publish_metrics` set gauges
 //!   (len, B, buckets, load factor, bytes, ...) and counters (the [`GrowthCounters`]) in
 //!   the [metrics](https://docs.rs/metrics) facade; `describe_metrics()` describes them.

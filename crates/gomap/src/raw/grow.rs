@@ -181,8 +181,6 @@ impl<K, V> RawTable<K, V> {
             }
         }
 
-        // No user code runs from here until the chain has moved, not even a subscriber.
-        self.defer_overflow_events();
         self.cursor.entries_moved();
         let (x, y) = self.destinations(oi);
         let mut x = NextFree { bucket: x, index: 0 };
@@ -204,8 +202,10 @@ impl<K, V> RawTable<K, V> {
             let to_x_here = occupied.without(to_y_here);
             n += 1;
             // SAFETY: both sets are occupied slots of this old bucket, disjoint, each moved
-            // once; the bucket's markers are written right after, and no user code runs in
-            // between (overflow events are deferred), so the old copies are never used again.
+            // once; the bucket's markers are written right after, and nothing in between can
+            // unwind (the only user code there, a `tracing` subscriber handling an
+            // overflow event, has its panics contained: `observe`), so the old copies are
+            // never used again.
             unsafe {
                 self.move_entries(bucket, to_x_here, &mut x);
                 self.move_entries(bucket, to_y_here, &mut y);
@@ -233,7 +233,6 @@ impl<K, V> RawTable<K, V> {
                 self.overflow.lone -= 1;
             }
         }
-        self.report_deferred_overflow();
         moved
     }
 
@@ -301,8 +300,6 @@ impl<K, V> RawTable<K, V> {
         mem::swap(&mut resized.observer, &mut self.observer);
         mem::swap(&mut resized.cursor, &mut self.cursor);
         resized.cursor.entries_moved();
-        // Until every entry has moved, no user code may run: not even a subscriber.
-        resized.defer_overflow_events();
         for (from, hash) in self.raw_iter().zip(hashes) {
             let to = resized.insert_slot(hash);
             // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each
@@ -317,6 +314,5 @@ impl<K, V> RawTable<K, V> {
         // The entries now belong to `resized`: the old storage is freed without them.
         self.count = 0;
         mem::swap(self, &mut resized);
-        self.report_deferred_overflow();
     }
 }

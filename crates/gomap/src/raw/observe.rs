@@ -25,9 +25,9 @@
 //! in the middle of a growth gets the per-bucket events from the next growth on (every
 //! other event is decided when it happens).
 //!
-//! A subscriber is user code and may panic, so no event is sent while the table is
-//! inconsistent: the overflow buckets that an evacuation or a bulk resize attaches while it
-//! moves entries are counted at once and reported once the entries have moved.
+//! Events are sent at points where the table may be between two consistent states, so a
+//! panic inside a subscriber is contained at the event (see `events::send`): the map
+//! stays sound and whole, and that event is lost.
 
 use super::table::RawTable;
 use crate::GrowthCounters;
@@ -51,11 +51,6 @@ pub(crate) struct Observer {
     /// documentation).
     #[cfg(feature = "tracing")]
     bucket_events: bool,
-    /// `overflow_allocated` events held back while an evacuation moves entries (see
-    /// [`RawTable::defer_overflow_events`]): how many buckets came from the pool and how
-    /// many were allocated separately, or `None` when events go out at once.
-    #[cfg(feature = "tracing")]
-    deferred_overflow: Option<[u32; 2]>,
 }
 
 impl Observer {
@@ -66,10 +61,7 @@ impl Observer {
         self.counters.overflow_allocated += 1;
         self.counters.overflow_allocated_separately += u64::from(separately);
         #[cfg(feature = "tracing")]
-        match &mut self.deferred_overflow {
-            Some(deferred) => deferred[usize::from(separately)] += 1,
-            None => events::overflow_allocated(&mut self.trace, b, separately),
-        }
+        events::overflow_allocated(&mut self.trace, b, separately);
         #[cfg(not(feature = "tracing"))]
         let _ = b;
     }
@@ -95,30 +87,6 @@ impl<K, V> RawTable<K, V> {
         }
         #[cfg(feature = "tracing")]
         events::growth_started(self);
-    }
-
-    /// Holds back `overflow_allocated` events until [`Self::report_deferred_overflow`]. An
-    /// event runs the subscriber, which is user code and may panic; an evacuation attaches
-    /// overflow buckets while entries it has copied are still in their old slots too, and
-    /// must not be interrupted there. The counters still count at once.
-    #[inline]
-    pub(super) fn defer_overflow_events(&mut self) {
-        #[cfg(feature = "tracing")]
-        {
-            self.observer.deferred_overflow = Some([0; 2]);
-        }
-    }
-
-    /// Sends the events held back since [`Self::defer_overflow_events`] (for the current
-    /// array) and sends later ones at once again. Call when the table is consistent.
-    #[inline]
-    pub(super) fn report_deferred_overflow(&mut self) {
-        #[cfg(feature = "tracing")]
-        if let Some([pooled, lone]) = self.observer.deferred_overflow.take() {
-            if pooled + lone > 0 {
-                events::deferred_overflow_allocated(&mut self.observer.trace, self.b, pooled, lone);
-            }
-        }
     }
 
     /// A write is doing growth work (Go's `growWork`).
@@ -252,6 +220,17 @@ mod events {
     }
 
     /// `b` before the growth in progress.
+    /// Sends one event. The subscriber is user code and may panic, and gomap sends events
+    /// in the middle of its own state changes (an evacuation attaching overflow buckets, a
+    /// growth being retired, a clear under way); unwinding from there would leave the table
+    /// inconsistent (entries in two arrays, a dropped entry still counted). So a panic
+    /// inside the subscriber stops at this call: the event is lost, the panic hook has
+    /// already reported the panic, and the map carries on.
+    #[inline(always)]
+    fn send(event: impl FnOnce()) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(event));
+    }
+
     fn old_b<K, V>(table: &RawTable<K, V>) -> u8 {
         table.b - u8::from(!table.same_size_grow)
     }
@@ -281,20 +260,22 @@ mod events {
         let c = table.observer.counters;
         let map = state(table).map();
         let same_size = table.same_size_grow;
-        tracing::info!(
-            name: "growth_started",
-            target: "gomap",
-            map,
-            growth = c.growths_started(),
-            kind = kind(same_size),
-            trigger = if same_size { "overflow" } else { "load" },
-            old_b = old_b(table),
-            new_b = table.b,
-            len = table.count as u64,
-            noverflow = table.overflow.noverflow,
-            bytes = table.stats().bytes as u64,
-            "map growth started"
-        );
+        send(|| {
+            tracing::info!(
+                name: "growth_started",
+                target: "gomap",
+                map,
+                growth = c.growths_started(),
+                kind = kind(same_size),
+                trigger = if same_size { "overflow" } else { "load" },
+                old_b = old_b(table),
+                new_b = table.b,
+                len = table.count as u64,
+                noverflow = table.overflow.noverflow,
+                bytes = table.stats().bytes as u64,
+                "map growth started"
+            );
+        });
     }
 
     /// Out of line: evacuation, which calls it, is a hot loop.
@@ -302,16 +283,18 @@ mod events {
     #[inline(never)]
     pub(super) fn bucket_evacuated<K, V>(table: &mut RawTable<K, V>, oi: usize, entries: usize, driver: Driver) {
         let map = state(table).map();
-        tracing::debug!(
-            name: "bucket_evacuated",
-            target: "gomap",
-            map,
-            growth = table.observer.counters.growths_started(),
-            bucket = oi as u64,
-            entries = entries as u64,
-            by = by(driver),
-            "old bucket evacuated"
-        );
+        send(|| {
+            tracing::debug!(
+                name: "bucket_evacuated",
+                target: "gomap",
+                map,
+                growth = table.observer.counters.growths_started(),
+                bucket = oi as u64,
+                entries = entries as u64,
+                by = by(driver),
+                "old bucket evacuated"
+            );
+        });
     }
 
     pub(super) fn growth_finished<K, V>(table: &mut RawTable<K, V>) {
@@ -323,23 +306,25 @@ mod events {
         let by_writes = c.evacuated_by_writes - start.by_writes;
         let explicit = c.evacuated_explicitly - start.explicit;
         let map = state(table).map();
-        tracing::info!(
-            name: "growth_finished",
-            target: "gomap",
-            map,
-            growth = c.growths_started(),
-            kind = kind(table.same_size_grow),
-            old_b = old_b(table),
-            new_b = table.b,
-            len = table.count as u64,
-            writes = c.growth_writes - start.growth_writes,
-            buckets = by_writes + explicit,
-            by_writes,
-            explicit,
-            entries_moved = c.entries_moved - start.entries_moved,
-            elapsed_ns = u64::try_from(start.at.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            "map growth finished"
-        );
+        send(|| {
+            tracing::info!(
+                name: "growth_finished",
+                target: "gomap",
+                map,
+                growth = c.growths_started(),
+                kind = kind(table.same_size_grow),
+                old_b = old_b(table),
+                new_b = table.b,
+                len = table.count as u64,
+                writes = c.growth_writes - start.growth_writes,
+                buckets = by_writes + explicit,
+                by_writes,
+                explicit,
+                entries_moved = c.entries_moved - start.entries_moved,
+                elapsed_ns = u64::try_from(start.at.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                "map growth finished"
+            );
+        });
     }
 
     pub(super) fn growth_abandoned<K, V>(table: &mut RawTable<K, V>, reason: &'static str) {
@@ -350,17 +335,19 @@ mod events {
             return;
         }
         let map = state(table).map();
-        tracing::info!(
-            name: "growth_abandoned",
-            target: "gomap",
-            map,
-            growth = table.observer.counters.growths_started(),
-            kind = kind(table.same_size_grow),
-            reason,
-            evacuated = table.nevacuate as u64,
-            old_buckets = table.old_buckets() as u64,
-            "map growth abandoned"
-        );
+        send(|| {
+            tracing::info!(
+                name: "growth_abandoned",
+                target: "gomap",
+                map,
+                growth = table.observer.counters.growths_started(),
+                kind = kind(table.same_size_grow),
+                reason,
+                evacuated = table.nevacuate as u64,
+                old_buckets = table.old_buckets() as u64,
+                "map growth abandoned"
+            );
+        });
     }
 
     /// Asks `tracing` first, so that nothing else runs (not even the trace state's
@@ -372,24 +359,13 @@ mod events {
         }
     }
 
-    /// `pooled` and `lone` overflow buckets attached to an array of `2^b` buckets, reported
-    /// late (see `RawTable::defer_overflow_events`).
-    #[cold]
-    #[inline(never)]
-    pub(super) fn deferred_overflow_allocated(trace: &mut Option<Box<TraceState>>, b: u8, pooled: u32, lone: u32) {
-        for _ in 0..pooled {
-            overflow_allocated(trace, b, false);
-        }
-        for _ in 0..lone {
-            overflow_allocated(trace, b, true);
-        }
-    }
-
     /// Out of line, like `bucket_evacuated`.
     #[cold]
     #[inline(never)]
     fn emit_overflow_allocated(trace: &mut TraceState, b: u8, separately: bool) {
         let map = trace.map();
-        tracing::debug!(name: "overflow_allocated", target: "gomap", map, b, separately, "overflow bucket attached");
+        send(|| {
+            tracing::debug!(name: "overflow_allocated", target: "gomap", map, b, separately, "overflow bucket attached");
+        });
     }
 }
