@@ -321,41 +321,46 @@ impl Drop for Tracked {
     }
 }
 
-/// Keys in three long chains (buckets 0, 1 and 2 of any array of at least four buckets),
-/// with varied tophashes.
-fn three_chains(k: u64) -> u64 {
-    (k % 3) | k.wrapping_mul(0x9E37_79B9_7F4A_7C15) << 40
+/// Four chains in an array of four buckets: the hash of key `k` is `(seed ^ k)` mixed
+/// (`FnBuild` hashes the map's seed first), and its low two bits, `(seed ^ k) & 3`, pick
+/// the bucket, so keys equal modulo 4 share a chain whatever the seed; the tophash varies.
+fn four_chains(h: u64) -> u64 {
+    (h & 3) | h.wrapping_mul(0x9E37_79B9_7F4A_7C15) << 40
 }
 
-/// Fills a four-bucket map (B = 2) of three long chains until a growth starts: the write
-/// that starts it moves its own chain and the one at the mark, so the third is left for
-/// later, and moving its entries needs overflow buckets again. Then runs `act` with a
+/// A four-bucket map (B = 2) with chains of 9, 9 and 8 entries (keys 0, 1 and 2 modulo 4),
+/// then a key of the empty fourth chain, which starts a doubling: that write moves its own
+/// (empty) chain and the one at the mark, bucket 0, so at least one 9-entry chain is left,
+/// and moving it into one new bucket needs an overflow bucket. Then runs `act` with a
 /// subscriber that panics in `overflow_allocated`: the panic stays inside gomap, and the
 /// map stays sound and whole (every key still found, the invariants holding, every value
 /// dropped exactly once).
 fn subscriber_panics_during(act: impl FnOnce(&mut GoMap<u64, Tracked, FnBuild>)) {
     let collector = Collector::new(Level::DEBUG);
     let log = Arc::new(DropLog::default());
-    let mut map = GoMap::with_capacity_and_hasher(26, FnBuild(three_chains));
+    let mut map = GoMap::with_capacity_and_hasher(26, FnBuild(four_chains));
     assert_eq!(map.stats().b, 2);
-    let mut n = 0u64;
-    while !map.stats().growing {
-        // Not collecting yet: no event, no panic.
-        map.insert(n, Tracked { id: log.new_id(), log: log.clone() });
-        n += 1;
+    // Not collecting yet: no event, no panic.
+    let keys: Vec<u64> =
+        (0..9).map(|i| 4 * i).chain((0..9).map(|i| 4 * i + 1)).chain((0..8).map(|i| 4 * i + 2)).collect();
+    for &k in &keys {
+        map.insert(k, Tracked { id: log.new_id(), log: log.clone() });
     }
+    assert!(!map.stats().growing);
+    map.insert(3, Tracked { id: log.new_id(), log: log.clone() });
+    assert!(map.stats().growing);
     collector.panic_on.lock().unwrap().push("overflow_allocated");
     let outcome = collect(&collector, || catch_unwind(AssertUnwindSafe(|| act(&mut map))));
     assert!(outcome.is_ok(), "a subscriber's panic is contained at the event");
     assert!(!collector.named("overflow_allocated").is_empty(), "the subscriber did panic");
 
     map.check_invariants();
-    assert_eq!(map.len() as u64, n);
-    for k in 0..n {
-        assert!(map.get(&k).is_some(), "key {k} lost");
+    assert_eq!(map.len(), keys.len() + 1);
+    for k in keys.iter().chain([&3]) {
+        assert!(map.get(k).is_some(), "key {k} lost");
     }
     log.assert_no_double_drop();
-    assert_eq!(log.alive() as u64, n);
+    assert_eq!(log.alive(), keys.len() + 1);
     map.finish_growth();
     map.check_invariants();
     drop(map);
@@ -388,7 +393,7 @@ fn a_subscriber_panicking_on_every_event_cannot_break_a_map() {
     let tracked = || Tracked { id: log.new_id(), log: log.clone() };
     let n = scale(300, 60) as u64;
     collect(&collector, || {
-        let mut map = GoMap::with_capacity_and_hasher(26, FnBuild(three_chains));
+        let mut map = GoMap::with_capacity_and_hasher(26, FnBuild(four_chains));
         let fill_until_growing = |map: &mut GoMap<u64, Tracked, FnBuild>, from: u64| {
             let mut k = from;
             while !map.stats().growing {
