@@ -315,6 +315,12 @@ struct Tracked {
     log: Arc<DropLog>,
 }
 
+impl Tracked {
+    fn new(log: &Arc<DropLog>) -> Tracked {
+        Tracked { id: log.new_id(), log: log.clone() }
+    }
+}
+
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.log.dropped(self.id);
@@ -344,10 +350,10 @@ fn subscriber_panics_during(act: impl FnOnce(&mut GoMap<u64, Tracked, FnBuild>))
     let keys: Vec<u64> =
         (0..9).map(|i| 4 * i).chain((0..9).map(|i| 4 * i + 1)).chain((0..8).map(|i| 4 * i + 2)).collect();
     for &k in &keys {
-        map.insert(k, Tracked { id: log.new_id(), log: log.clone() });
+        map.insert(k, Tracked::new(&log));
     }
     assert!(!map.stats().growing);
-    map.insert(3, Tracked { id: log.new_id(), log: log.clone() });
+    map.insert(3, Tracked::new(&log));
     assert!(map.stats().growing);
     collector.panic_on.lock().unwrap().push("overflow_allocated");
     let outcome = collect(&collector, || catch_unwind(AssertUnwindSafe(|| act(&mut map))));
@@ -390,7 +396,7 @@ fn a_subscriber_panicking_on_every_event_cannot_break_a_map() {
     *collector.panic_on.lock().unwrap() =
         vec!["growth_started", "bucket_evacuated", "growth_finished", "growth_abandoned", "overflow_allocated"];
     let log = Arc::new(DropLog::default());
-    let tracked = || Tracked { id: log.new_id(), log: log.clone() };
+    let tracked = || Tracked::new(&log);
     let n = scale(300, 60) as u64;
     collect(&collector, || {
         let mut map = GoMap::with_capacity_and_hasher(26, FnBuild(four_chains));

@@ -93,22 +93,26 @@ impl<K, V> RawTable<K, V> {
         let oi = bucket & (self.old_buckets() - 1);
         // The old chain and its destinations sit at random places of two large arrays:
         // start all their cache misses now, so that they overlap.
-        if let Some(old) = self.old.as_ref().filter(|_| oi >= self.nevacuate) {
-            old.bucket(oi).prefetch_whole();
-            let (x, y) = self.destinations(oi);
-            x.prefetch_whole();
-            y.prefetch_whole();
+        if oi >= self.nevacuate {
+            self.prefetch_move(oi);
         }
         self.evacuate(oi, hasher, Driver::Write);
         if self.is_growing() {
             self.evacuate(self.nevacuate, hasher, Driver::Write);
         }
-        // The next write evacuates the chain at the mark: ask for it (and where it goes) now,
-        // so that it arrives while this write finishes. The mark walks the arrays in order,
-        // but too slowly for the hardware's stream detection to follow it.
+        // The next write evacuates the chain at the mark: ask for it now, so that it
+        // arrives while this write finishes. The mark walks the arrays in order, but too
+        // slowly for the hardware's stream detection to follow it.
+        self.prefetch_move(self.nevacuate);
+    }
+
+    /// Prefetches old chain `oi` and the new buckets it moves to (a hint: nothing when no
+    /// growth is in progress).
+    #[inline]
+    fn prefetch_move(&self, oi: usize) {
         if let Some(old) = &self.old {
-            old.bucket(self.nevacuate).prefetch_whole();
-            let (x, y) = self.destinations(self.nevacuate);
+            old.bucket(oi).prefetch_whole();
+            let (x, y) = self.destinations(oi);
             x.prefetch_whole();
             y.prefetch_whole();
         }

@@ -219,7 +219,6 @@ mod events {
         }
     }
 
-    /// `b` before the growth in progress.
     /// Sends one event. The subscriber is user code and may panic, and gomap sends events
     /// in the middle of its own state changes (an evacuation attaching overflow buckets, a
     /// growth being retired, a clear under way); unwinding from there would leave the table
@@ -231,6 +230,7 @@ mod events {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(event));
     }
 
+    /// `b` before the growth in progress.
     fn old_b<K, V>(table: &RawTable<K, V>) -> u8 {
         table.b - u8::from(!table.same_size_grow)
     }
