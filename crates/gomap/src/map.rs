@@ -595,17 +595,25 @@ impl<K, V, S: Default> Default for GoMap<K, V, S> {
 
 impl<K, V, S> Clone for GoMap<K, V, S>
 where
-    K: Clone + Eq + Hash,
+    K: Clone + Hash,
     V: Clone,
     S: Clone + BuildHasher,
 {
-    /// A copy sized for the current length (the copy is not mid-growth).
+    /// A copy with the same bucket count and seed, not mid-growth. It is built chain by
+    /// chain without hashing or comparing keys (only keys of old chains that a growth in
+    /// progress has not moved yet are hashed), so it costs about one clone of each key and
+    /// value. `hash_builder.clone()` must hash like the original, as `BuildHasher` expects.
     fn clone(&self) -> Self {
-        let mut copy = GoMap::with_capacity_and_hasher(self.len(), self.hash_builder.clone());
-        for (k, v) in self {
-            copy.insert(k.clone(), v.clone());
-        }
-        copy
+        self.clone_filtered(|k, v| Some((k.clone(), v.clone())))
+    }
+}
+
+impl<K: Hash, V, S: Clone + BuildHasher> GoMap<K, V, S> {
+    /// A copy holding `f` of each entry for which it returns one, built like `clone`
+    /// (which is this with every entry cloned).
+    pub(crate) fn clone_filtered(&self, f: impl FnMut(&K, &V) -> Option<(K, V)>) -> Self {
+        let hasher = make_hasher(&self.hash_builder, self.table.seed());
+        GoMap { table: self.table.clone_with(&hasher, f), hash_builder: self.hash_builder.clone() }
     }
 }
 

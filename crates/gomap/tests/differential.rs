@@ -1001,3 +1001,63 @@ fn map_tombstones() {
     assert_eq!(s.tombstones, 0);
     assert_eq!(m.iter().count(), 0);
 }
+
+/// `Clone` copies chain by chain. From every state a growth passes through (doublings,
+/// same-size growths under churn, one long chain of overflow buckets) the copy has the
+/// source's bucket count, no growth in progress and no tombstones, passes every
+/// invariant, holds exactly the source's entries, and shares nothing with it.
+#[test]
+fn clone_from_every_growth_state() {
+    fn check<S: BuildHasher + Clone>(map: &GoMap<u64, u64, S>) -> bool {
+        let s = map.stats();
+        let mut copy = map.clone();
+        copy.check_invariants();
+        let c = copy.stats();
+        assert_eq!((c.b, c.len, c.growing, c.tombstones), (s.b, s.len, false, 0), "{s:?} copied as {c:?}");
+        for (k, v) in map {
+            assert_eq!(copy.get(k), Some(v), "key {k}");
+        }
+        // Writing to and clearing the copy leaves the source as it was.
+        copy.insert(u64::MAX, 0);
+        copy.clear();
+        map.check_invariants();
+        assert_eq!(map.iter().count(), s.len);
+        s.growing
+    }
+
+    // Doublings, cloned at many points of each growth.
+    let mut map = GoMap::new();
+    let mut growing_seen = 0;
+    for k in 0..if MIRI { 150 } else { 1500 } {
+        map.insert(k, k);
+        if k % 5 == 0 && check(&map) {
+            growing_seen += 1;
+        }
+    }
+    assert!(growing_seen > 0, "never cloned mid-doubling");
+
+    // Same-size growths under FIFO churn (see `same_size_growth_under_fifo_churn`).
+    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(generation_32));
+    let mut same_size_seen = 0;
+    for k in 0..if MIRI { 300 } else { 3000 } {
+        map.insert(k, k);
+        if k >= 40 {
+            map.remove(&(k - 40));
+        }
+        let s = map.stats();
+        if s.growing && s.same_size_growth && k % 3 == 0 {
+            check(&map);
+            same_size_seen += 1;
+        }
+    }
+    assert!(same_size_seen > 0, "never cloned mid-same-size growth");
+
+    // One chain holding everything: overflow buckets from the pool and allocated alone.
+    let mut map = GoMap::with_hasher(FnBuild(low_bits_zero));
+    for k in 0..if MIRI { 60 } else { 400 } {
+        map.insert(k, k);
+        if k % 10 == 0 {
+            check(&map);
+        }
+    }
+}

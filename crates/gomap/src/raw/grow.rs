@@ -8,7 +8,7 @@ use super::alloc::{free_lone, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
 use super::group::SlotBits;
 use super::observe::Driver;
-use super::table::{over_load_factor, RawTable};
+use super::table::{over_load_factor, NextFree, RawTable};
 
 /// How far past already-evacuated buckets one advance of the mark may scan, so that every
 /// write stays O(1) (Go's limit; measured, it never binds: the largest jump seen is 15).
@@ -42,12 +42,6 @@ impl Destinations {
     fn get(&self, n: usize) -> SlotBits {
         SlotBits(if n < 8 { (self.inline >> (8 * n)) as u8 } else { self.spill[n - 8] })
     }
-}
-
-/// The next free slot of an evacuation destination chain.
-struct NextFree<K, V> {
-    bucket: BucketRef<K, V>,
-    index: usize,
 }
 
 impl<K, V> RawTable<K, V> {
@@ -187,8 +181,7 @@ impl<K, V> RawTable<K, V> {
 
         self.cursor.entries_moved();
         let (x, y) = self.destinations(oi);
-        let mut x = NextFree { bucket: x, index: 0 };
-        let mut y = NextFree { bucket: y, index: 0 };
+        let (mut x, mut y) = (NextFree::new(x), NextFree::new(y));
         let mut moved = 0;
         let mut b = Some(head);
         let mut n = 0;
@@ -252,20 +245,16 @@ impl<K, V> RawTable<K, V> {
     #[inline(always)]
     unsafe fn move_entries(&mut self, bucket: BucketRef<K, V>, slots: SlotBits, dst: &mut NextFree<K, V>) {
         for i in slots {
-            if dst.index == BUCKET_CNT {
-                dst.bucket = self.overflow.attach(&mut self.buckets, dst.bucket, &mut self.observer);
-                dst.index = 0;
-            }
+            let to = dst.take(&mut self.overflow, &mut self.buckets, &mut self.observer);
             // SAFETY: the destination is a live bucket of the new array, empty where the
             // `NextFree` points (invariant 6: the new buckets fed by an unevacuated old chain
             // are empty, and those only move forward); the source slot is occupied and
             // moved once, by the caller's contract.
             unsafe {
-                ptr::copy_nonoverlapping(bucket.key_ptr(i), dst.bucket.key_ptr(dst.index), 1);
-                ptr::copy_nonoverlapping(bucket.value_ptr(i), dst.bucket.value_ptr(dst.index), 1);
+                ptr::copy_nonoverlapping(bucket.key_ptr(i), to.key(), 1);
+                ptr::copy_nonoverlapping(bucket.value_ptr(i), to.value(), 1);
             }
-            dst.bucket.set_tophash(dst.index, bucket.tophash(i));
-            dst.index += 1;
+            to.set_tophash(bucket.tophash(i));
         }
     }
 

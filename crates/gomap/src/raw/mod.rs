@@ -76,6 +76,7 @@
 
 mod alloc;
 mod bucket;
+mod clone;
 mod cursor;
 mod group;
 mod grow;

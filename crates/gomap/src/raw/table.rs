@@ -101,6 +101,37 @@ impl<K, V> Slot<K, V> {
     }
 }
 
+/// The next free slot of a chain being filled in order (by an evacuation or a copy), which
+/// starts empty and has no other writer meanwhile.
+pub(super) struct NextFree<K, V> {
+    bucket: BucketRef<K, V>,
+    index: usize,
+}
+
+impl<K, V> NextFree<K, V> {
+    /// Filling starts at slot 0 of the chain's first bucket.
+    pub(super) fn new(head: BucketRef<K, V>) -> Self {
+        NextFree { bucket: head, index: 0 }
+    }
+
+    /// The next free slot, after attaching an overflow bucket to the chain if its last one
+    /// is full. The caller fills the slot before asking for another.
+    #[inline(always)]
+    pub(super) fn take(
+        &mut self,
+        overflow: &mut Overflow,
+        array: &mut BucketArray<K, V>,
+        observer: &mut Observer,
+    ) -> Slot<K, V> {
+        if self.index == BUCKET_CNT {
+            self.bucket = overflow.attach(array, self.bucket, observer);
+            self.index = 0;
+        }
+        self.index += 1;
+        Slot { bucket: self.bucket, index: self.index - 1 }
+    }
+}
+
 /// Where a new key goes: the first empty slot of its chain, if the chain has one (else a
 /// new overflow bucket will be attached). Small, so that it stays in registers.
 pub(crate) type InsertPos<K, V> = Option<Slot<K, V>>;

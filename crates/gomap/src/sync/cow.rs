@@ -23,8 +23,8 @@ const REENTRANT: &str = "gomap::sync::CowMap: the map was written from inside th
 
 /// A map for data that is read all the time and changed rarely: configuration, routing
 /// tables, feature flags. Reads are wait-free and see one consistent version of the whole
-/// map ([`load`](CowMap::load)); every write copies the map (O(n)), so batch writes with
-/// [`update`](CowMap::update).
+/// map ([`load`](CowMap::load)); every write copies the map (O(n): a clone of each key
+/// and value, no key hashed again), so batch writes with [`update`](CowMap::update).
 ///
 /// ```
 /// use gomap::sync::CowMap;

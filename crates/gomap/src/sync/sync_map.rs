@@ -158,8 +158,18 @@ impl<V> Entry<V> {
     /// Go's `tryExpungeLocked` (mutex held): `Deleted -> Expunged`; true if the entry is
     /// expunged now.
     fn try_expunge_locked(&self) -> bool {
-        self.replace_if(|slot| matches!(slot, Slot::Deleted), || Arc::new(Slot::Expunged), |_| ());
-        matches!(**self.p.load(), Slot::Expunged)
+        loop {
+            let current = self.p.load();
+            match &**current {
+                Slot::Value(_) => return false,
+                Slot::Expunged => return true,
+                Slot::Deleted => {
+                    if self.p.compare_and_swap(&current, Arc::new(Slot::Expunged)) {
+                        return true;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -342,12 +352,8 @@ where
     fn add_locked(&self, dirty: &mut Dirty<K, V>, read: &ReadOnly<K, V>, key: K, value: Arc<Slot<V>>) {
         if !read.amended() {
             if dirty.m.is_none() {
-                let mut m = GoMap::with_capacity(read.m.len());
-                for (k, e) in &read.m {
-                    if !e.try_expunge_locked() {
-                        m.insert(k.clone(), Arc::clone(e));
-                    }
-                }
+                // Copied chain by chain (`GoMap::clone`'s way): no key is hashed again.
+                let m = read.m.clone_filtered(|k, e| (!e.try_expunge_locked()).then(|| (k.clone(), Arc::clone(e))));
                 dirty.m = Some(m);
             }
             read.amended.store(true, SeqCst);
