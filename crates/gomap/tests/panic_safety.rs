@@ -585,6 +585,21 @@ fn clone_panic_drops_partial_clone_and_keeps_original() {
             let s1 = f.m.stats();
             assert_eq!((s1.growing, s1.evacuated), (s0.growing, s0.evacuated));
         }
+        // Mid-growth, a clone hashes the keys of the old chains not yet moved: a panicking
+        // `Hash` there also drops what was cloned and leaves the original alone.
+        if growing {
+            for countdown in [0, 2] {
+                let before = f.t.created();
+                arm(&HASH_AT, countdown);
+                assert!(catch(|| f.m.clone()), "clone did not hash (countdown {countdown})");
+                disarm_all();
+                assert!(f.t.created() > before, "the panic came before anything was cloned");
+                for id in before..f.t.created() {
+                    assert_eq!(f.t.count(id), 1, "partial clone instance {id}");
+                }
+                f.verify(false);
+            }
+        }
         // A clone that does not panic still works afterwards.
         let c = f.m.clone();
         c.check_invariants();
