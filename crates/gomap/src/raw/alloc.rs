@@ -21,7 +21,7 @@ use core::mem;
 use core::ptr::{self, NonNull};
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
 
-use super::bucket::{BucketRef, Ctrl, Data, LoneBucket};
+use super::bucket::{prefetch_line, BucketRef, Ctrl, Data, Link, LoneBucket};
 
 /// Arrays at least this large are mapped directly (when the platform allows).
 #[cfg(all(unix, not(miri)))]
@@ -63,16 +63,18 @@ enum Memory {
     None,
     /// From the global allocator.
     Heap(Layout),
-    /// Mapped directly, `bytes` in all, the data region from `data_offset` on; of each
-    /// region, the first `released` bytes are already unmapped.
+    /// Mapped directly, `bytes` in all: the regions of control words, links and data start
+    /// at `offsets` (each on a page); of each region, the first `released` bytes are
+    /// already unmapped.
     #[cfg(all(unix, not(miri)))]
-    Mapped { bytes: usize, data_offset: usize, ctrl_released: usize, data_released: usize },
+    Mapped { bytes: usize, offsets: [usize; 3], released: [usize; 3] },
 }
 
 /// Where an array's buckets are: enough to address them and follow chain links, without
 /// borrowing the array (for walks that outlive a borrow of the table's fields).
 pub(crate) struct ArrayView<K, V> {
     ctrl: *mut Ctrl,
+    links: *mut Link,
     data: *mut Data<K, V>,
     len: usize,
 }
@@ -87,7 +89,8 @@ impl<K, V> Copy for ArrayView<K, V> {}
 
 impl<K, V> ArrayView<K, V> {
     /// A view of no buckets.
-    pub(crate) const EMPTY: Self = ArrayView { ctrl: ptr::null_mut(), data: ptr::null_mut(), len: 0 };
+    pub(crate) const EMPTY: Self =
+        ArrayView { ctrl: ptr::null_mut(), links: ptr::null_mut(), data: ptr::null_mut(), len: 0 };
 
     /// Bucket `i`, regular (`i < 2^b`) or from the pool.
     #[inline]
@@ -98,10 +101,45 @@ impl<K, V> ArrayView<K, V> {
         unsafe { BucketRef { ctrl: self.ctrl.add(i), data: self.data.add(i) } }
     }
 
+    /// Where the link of `b`, a bucket of one of this array's chains, is: in the links
+    /// region if `b` is one of the array's buckets, else right behind its control word.
+    #[inline]
+    fn link(self, b: BucketRef<K, V>) -> *mut Link {
+        match self.index_of(b.ctrl) {
+            // SAFETY: `i < len`: inside the links region.
+            Some(i) => unsafe { self.links.add(i) },
+            // SAFETY: a bucket of our chains that is not ours is a live lone bucket.
+            None => unsafe { LoneBucket::link_of(b) },
+        }
+    }
+
+    /// Asks for the link of bucket `i` (a hint, like [`BucketRef::prefetch`]): for a walk of
+    /// the chain starting there that is about to happen.
+    #[inline(always)]
+    pub(crate) fn prefetch_link(self, i: usize) {
+        prefetch_line(self.links.wrapping_add(i));
+    }
+
+    /// The control word of the bucket after `b` in its chain, or null. `b` belongs to one
+    /// of this array's chains.
+    #[inline]
+    pub(crate) fn overflow(self, b: BucketRef<K, V>) -> *mut Ctrl {
+        // SAFETY: a live link (see `link`).
+        unsafe { *self.link(b) }
+    }
+
+    /// Links `next` (a control word, or null to end the chain) behind `b`. Callers hold
+    /// the table exclusively.
+    #[inline]
+    pub(crate) fn set_overflow(self, b: BucketRef<K, V>, next: *mut Ctrl) {
+        // SAFETY: as in `overflow`.
+        unsafe { *self.link(b) = next }
+    }
+
     /// The bucket after `b` in its chain, which belongs to this array.
     #[inline]
     pub(crate) fn next(self, b: BucketRef<K, V>) -> Option<BucketRef<K, V>> {
-        let next = b.overflow();
+        let next = self.overflow(b);
         if next.is_null() {
             None
         } else if let Some(i) = self.index_of(next) {
@@ -111,7 +149,7 @@ impl<K, V> ArrayView<K, V> {
         }
     }
 
-    /// The index of the bucket whose control entry is at `ctrl`, if it is one of ours (not
+    /// The index of the bucket whose control word is at `ctrl`, if it is one of ours (not
     /// a lone bucket).
     #[inline]
     fn index_of(self, ctrl: *const Ctrl) -> Option<usize> {
@@ -128,11 +166,12 @@ impl<K, V> ArrayView<K, V> {
     }
 }
 
-/// An array of `len` buckets, `2^b` regular ones then the overflow pool, in two regions of
-/// one allocation: the control entries (`len * 16` bytes), then the data.
+/// An array of `len` buckets, `2^b` regular ones then the overflow pool, in three regions
+/// of one allocation: the control words (`len * 8` bytes), the links (as many), the data.
 pub(crate) struct BucketArray<K, V> {
     base: NonNull<u8>,
     ctrl: *mut Ctrl,
+    links: *mut Link,
     data: *mut Data<K, V>,
     b: u8,
     /// `2^b - 1`, kept because every lookup needs it: a hash's chain is `hash & mask`.
@@ -149,6 +188,7 @@ impl<K, V> BucketArray<K, V> {
         BucketArray {
             base: NonNull::dangling(),
             ctrl: ptr::null_mut(),
+            links: ptr::null_mut(),
             data: ptr::null_mut(),
             b: 0,
             mask: 0,
@@ -163,17 +203,21 @@ impl<K, V> BucketArray<K, V> {
     /// # Panics
     /// With "capacity overflow" when the size does not fit the address space.
     pub(crate) fn new(b: u8) -> Self {
-        let bucket_bytes = mem::size_of::<Ctrl>() + mem::size_of::<Data<K, V>>();
+        let bucket_bytes = mem::size_of::<Ctrl>() + mem::size_of::<Link>() + mem::size_of::<Data<K, V>>();
         let len = array_len(b, bucket_bytes).expect("capacity overflow");
-        let ctrl = Layout::array::<Ctrl>(len).expect("capacity overflow");
-        let data = Layout::array::<Data<K, V>>(len).expect("capacity overflow");
-        let (layout, data_offset) = ctrl.extend(data).expect("capacity overflow");
-        let (base, data_offset, memory) = Self::allocate(layout.pad_to_align(), data_offset, data.size());
+        let regions = [
+            Layout::array::<Ctrl>(len).expect("capacity overflow"),
+            Layout::array::<Link>(len).expect("capacity overflow"),
+            Layout::array::<Data<K, V>>(len).expect("capacity overflow"),
+        ];
+        let (base, offsets, memory) = Self::allocate(regions);
+        // SAFETY: each offset lies inside the allocation, aligned for its region.
+        let at = |i: usize| unsafe { base.as_ptr().add(offsets[i]) };
         BucketArray {
             base,
-            ctrl: base.as_ptr().cast(),
-            // SAFETY: `data_offset` lies inside the allocation, aligned for `Data`.
-            data: unsafe { base.as_ptr().add(data_offset).cast() },
+            ctrl: at(0).cast(),
+            links: at(1).cast(),
+            data: at(2).cast(),
             b,
             mask: (1 << b) - 1,
             len,
@@ -182,16 +226,27 @@ impl<K, V> BucketArray<K, V> {
         }
     }
 
-    /// Zeroed memory for `layout`; returns it with the data region's offset. (Miri cannot
-    /// unmap part of a mapping, so under Miri every array is a heap allocation.)
-    #[cfg_attr(any(miri, not(unix)), allow(unused_variables))]
-    fn allocate(layout: Layout, data_offset: usize, data_bytes: usize) -> (NonNull<u8>, usize, Memory) {
+    /// Zeroed memory for the three regions, one after the other; returns it with the
+    /// regions' offsets. (Miri cannot unmap part of a mapping, so under Miri every array
+    /// is a heap allocation.)
+    fn allocate(regions: [Layout; 3]) -> (NonNull<u8>, [usize; 3], Memory) {
+        let mut layout = regions[0];
+        let mut offsets = [0; 3];
+        for i in 1..3 {
+            let (joined, offset) = layout.extend(regions[i]).expect("capacity overflow");
+            layout = joined;
+            offsets[i] = offset;
+        }
+        let layout = layout.pad_to_align();
         #[cfg(all(unix, not(miri)))]
         if layout.size() >= MAP_THRESHOLD && layout.align() <= page_size() {
             // Each region starts on a page, so that each can be released on its own.
             let page = page_size();
-            let data_offset = data_offset.div_ceil(page) * page;
-            let bytes = (data_offset + data_bytes).div_ceil(page) * page;
+            let mut bytes = 0;
+            for (offset, region) in offsets.iter_mut().zip(&regions) {
+                *offset = bytes;
+                bytes += region.size().div_ceil(page) * page;
+            }
             // SAFETY: an anonymous private mapping of a fresh region; every argument is
             // valid and the result is checked before use.
             let p = unsafe {
@@ -208,12 +263,12 @@ impl<K, V> BucketArray<K, V> {
                 handle_alloc_error(layout);
             }
             let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
-            return (base, data_offset, Memory::Mapped { bytes, data_offset, ctrl_released: 0, data_released: 0 });
+            return (base, offsets, Memory::Mapped { bytes, offsets, released: [0; 3] });
         }
-        // SAFETY: `layout` has a non-zero size (a bucket holds at least its control entry).
+        // SAFETY: `layout` has a non-zero size (a bucket holds at least its control word).
         let p = unsafe { alloc_zeroed(layout) };
         let base = NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout));
-        (base, data_offset, Memory::Heap(layout))
+        (base, offsets, Memory::Heap(layout))
     }
 
     /// log2 of the number of regular buckets.
@@ -237,7 +292,7 @@ impl<K, V> BucketArray<K, V> {
     /// The array's buckets, to address them and follow chain links.
     #[inline]
     pub(crate) fn view(&self) -> ArrayView<K, V> {
-        ArrayView { ctrl: self.ctrl, data: self.data, len: self.len }
+        ArrayView { ctrl: self.ctrl, links: self.links, data: self.data, len: self.len }
     }
 
     /// Bucket `i`, regular (`i < 2^b`) or from the pool.
@@ -267,6 +322,7 @@ impl<K, V> BucketArray<K, V> {
         // those are never zeroed), and all-zero bytes are a valid empty bucket.
         unsafe {
             ptr::write_bytes(self.ctrl, 0, self.len);
+            ptr::write_bytes(self.links, 0, self.len);
             ptr::write_bytes(self.data, 0, self.len);
         }
         self.next_overflow = 1 << self.b;
@@ -276,13 +332,10 @@ impl<K, V> BucketArray<K, V> {
     /// promises never to touch those buckets again.
     pub(crate) fn release_below(&mut self, n: usize) {
         #[cfg(all(unix, not(miri)))]
-        if let Memory::Mapped { data_offset, ctrl_released, data_released, .. } = &mut self.memory {
+        if let Memory::Mapped { offsets, released, .. } = &mut self.memory {
             let page = page_size();
-            let regions = [
-                (0, n * mem::size_of::<Ctrl>(), ctrl_released),
-                (*data_offset, n * mem::size_of::<Data<K, V>>(), data_released),
-            ];
-            for (start, used, released) in regions {
+            let used = [n * mem::size_of::<Ctrl>(), n * mem::size_of::<Link>(), n * mem::size_of::<Data<K, V>>()];
+            for ((&start, used), released) in offsets.iter().zip(used).zip(released) {
                 // Rounded down to whole pages (a power of two: no division on this path,
                 // which every advance of the evacuation mark takes).
                 let end = used & !(page - 1);
@@ -305,24 +358,18 @@ impl<K, V> BucketArray<K, V> {
     /// once, when the array drops).
     pub(crate) fn release_some(&mut self, budget: usize) -> bool {
         #[cfg(all(unix, not(miri)))]
-        if let Memory::Mapped { bytes, data_offset, ctrl_released, data_released } = &mut self.memory {
-            let data_offset = *data_offset;
-            let data_bytes = *bytes - data_offset;
-            let (start, released, end) = if *ctrl_released < data_offset {
-                (0, &mut *ctrl_released, data_offset)
-            } else {
-                (data_offset, &mut *data_released, data_bytes)
-            };
-            let n = (end - *released).min(budget);
-            if n > 0 {
-                // SAFETY: `[start + released, start + released + n)` is a still-mapped,
-                // page-aligned part of one region of our own mapping, and the array is no
-                // longer used by its owner.
-                let rc = unsafe { libc::munmap(self.base.as_ptr().add(start + *released).cast(), n) };
-                debug_assert_eq!(rc, 0, "munmap failed");
-                *released += n;
-            }
-            return *ctrl_released == data_offset && *data_released == data_bytes;
+        if let Memory::Mapped { bytes, offsets, released } = &mut self.memory {
+            let ends = [offsets[1], offsets[2], *bytes];
+            // The first region with something left, if any.
+            let Some(r) = (0..3).find(|&r| offsets[r] + released[r] < ends[r]) else { return true };
+            let start = offsets[r] + released[r];
+            let n = (ends[r] - start).min(budget);
+            // SAFETY: `[start, start + n)` is a still-mapped, page-aligned part of one region
+            // of our own mapping, and the array is no longer used by its owner.
+            let rc = unsafe { libc::munmap(self.base.as_ptr().add(start).cast(), n) };
+            debug_assert_eq!(rc, 0, "munmap failed");
+            released[r] += n;
+            return (0..3).all(|r| offsets[r] + released[r] == ends[r]);
         }
         let _ = budget;
         true
@@ -334,7 +381,7 @@ impl<K, V> BucketArray<K, V> {
             Memory::None => 0,
             Memory::Heap(layout) => layout.size(),
             #[cfg(all(unix, not(miri)))]
-            Memory::Mapped { bytes, ctrl_released, data_released, .. } => bytes - ctrl_released - data_released,
+            Memory::Mapped { bytes, released, .. } => bytes - released.iter().sum::<usize>(),
         }
     }
 }
@@ -346,12 +393,13 @@ impl<K, V> Drop for BucketArray<K, V> {
             // SAFETY: allocated by `alloc_zeroed` with this layout.
             Memory::Heap(layout) => unsafe { dealloc(self.base.as_ptr(), layout) },
             #[cfg(all(unix, not(miri)))]
-            Memory::Mapped { bytes, data_offset, ctrl_released, data_released } => {
-                let remaining = [(ctrl_released, data_offset), (data_offset + data_released, bytes)];
-                for (from, to) in remaining {
-                    if from < to {
+            Memory::Mapped { bytes, offsets, released } => {
+                let ends = [offsets[1], offsets[2], bytes];
+                for r in 0..3 {
+                    let from = offsets[r] + released[r];
+                    if from < ends[r] {
                         // SAFETY: the still-mapped rest of one region of our own mapping.
-                        let rc = unsafe { libc::munmap(self.base.as_ptr().add(from).cast(), to - from) };
+                        let rc = unsafe { libc::munmap(self.base.as_ptr().add(from).cast(), ends[r] - from) };
                         debug_assert_eq!(rc, 0, "munmap failed");
                     }
                 }

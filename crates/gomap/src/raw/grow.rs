@@ -100,12 +100,14 @@ impl<K, V> RawTable<K, V> {
         self.prefetch_move(self.nevacuate);
     }
 
-    /// Prefetches old chain `oi` and the new buckets it moves to (a hint: nothing when no
-    /// growth is in progress).
+    /// Prefetches old chain `oi` (its head's control word, link and slots) and the new
+    /// buckets it moves to (a hint: nothing when no growth is in progress).
     #[inline]
     fn prefetch_move(&self, oi: usize) {
         if let Some(old) = &self.old {
             old.bucket(oi).prefetch_whole();
+            // The chain is walked, and its head unlinked, through its link.
+            old.view().prefetch_link(oi);
             let (x, y) = self.destinations(oi);
             x.prefetch_whole();
             y.prefetch_whole();
@@ -220,7 +222,7 @@ impl<K, V> RawTable<K, V> {
         // The chain is empty now: unlink it, and free its lone overflow buckets (pool
         // buckets go with the array).
         let mut b = old.next(head);
-        head.set_overflow(ptr::null_mut());
+        old.set_overflow(head, ptr::null_mut());
         while let Some(bucket) = b {
             b = old.next(bucket);
             if !old.contains(bucket) {

@@ -46,7 +46,7 @@ impl<K, V> RawTable<K, V> {
                         markers.iter().all(|t| (EVACUATED_X..=EVACUATED_EMPTY).contains(t)),
                         "inv 4: old chain {oi} partly evacuated: {markers:?}"
                     );
-                    assert!(head.overflow().is_null(), "inv 4: evacuated old chain {oi} still linked");
+                    assert!(view.overflow(head).is_null(), "inv 4: evacuated old chain {oi} still linked");
                     continue;
                 }
                 let counts = Self::check_chain(view, head, "old", oi, hasher, |hash| hash as usize & old_mask == oi);

@@ -7,14 +7,14 @@
 //!
 //! **Layout.** The table is an array of `2^b` buckets. A bucket holds eight slots: eight
 //! *tophash* bytes, eight keys and eight values, and a link to an overflow bucket. Unlike
-//! Go, the tophash bytes and the link (a bucket's 16-byte *control entry*) sit together
-//! with those of the other buckets in a dense region in front of the slot data
-//! ([`bucket`]), so a lookup that misses usually reads only cached control entries. The
+//! Go, an array keeps these in three dense regions ([`bucket`]): the tophash bytes (a
+//! bucket's 8-byte *control word*), the links, and the slots, so a lookup that misses
+//! usually reads one control word, from a region an eighteenth of the array's size. The
 //! low `b` bits of a key's hash select its bucket; the top byte, lifted out of the marker
 //! range 0..=4, is its tophash. A lookup matches its tophash against all eight bytes at once
 //! (one SSE2 compare on x86_64, one word of SWAR arithmetic elsewhere: [`group`]) and
 //! compares keys only on a match. Since a bucket's slots are at an address known from the
-//! hash alone, lookups, inserts and removes ask for them together with the control entry
+//! hash alone, lookups, inserts and removes ask for them together with the control word
 //! (a prefetch hint), so a hit waits for one memory access instead of two in a row; an
 //! evacuation does the same for the old chain and both its destinations, and each write
 //! during a growth asks for the chain at the evacuation mark, which the next write moves. A

@@ -167,7 +167,7 @@ impl Overflow {
         };
         observer.note_overflow(array.b(), separately);
         self.count(array.b());
-        last.set_overflow(bucket.ctrl);
+        array.view().set_overflow(last, bucket.ctrl);
         bucket
     }
 
@@ -402,8 +402,10 @@ impl<K, V> RawTable<K, V> {
         }
         let top = tophash(hash);
         let array = self.buckets.view();
-        let mut b = self.chain_of(hash);
+        let i = hash as usize & self.mask();
+        let mut b = array.bucket(i);
         b.prefetch();
+        array.prefetch_link(i);
         let mut empty = None;
         loop {
             let group = b.group();
