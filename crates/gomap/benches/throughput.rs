@@ -12,6 +12,7 @@
 //! * `remove`          – remove the N keys, in insertion order, from a map built
 //!   without a hint (the map is rebuilt outside the timed region)
 //! * `iterate`         – one full iteration over the N entries
+//! * `clone`           – one clone of the map of N entries (the copy is dropped untimed)
 //!
 //! Criterion reports the time for one batch of N operations and, because every
 //! group sets `Throughput::Elements(N)`, the per-element rate. At the end (unless a filter
@@ -102,7 +103,7 @@ fn bench_n() -> usize {
 
 /// The operations every map under test offers, so each group runs the same
 /// code for each map.
-trait BenchMap: Sized {
+trait BenchMap: Sized + Clone {
     const NAME: &'static str;
     fn empty() -> Self;
     fn presized(n: usize) -> Self;
@@ -247,6 +248,14 @@ fn iterate<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
     });
 }
 
+fn clone<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    let mut map: Option<M> = None;
+    g.bench_function(M::NAME, |b| {
+        let m = map.get_or_insert_with(|| build(keys));
+        b.iter_with_large_drop(|| m.clone())
+    });
+}
+
 macro_rules! for_each_map {
     ($f:ident, $g:expr $(, $arg:expr)*) => {
         $f::<GoM, _>($g $(, $arg)*);
@@ -283,9 +292,13 @@ fn benches<T: Measurement>(c: &mut Criterion<T>) {
     let mut g = configure(c, "iterate", n);
     for_each_map!(iterate, &mut g, &keys);
     g.finish();
+
+    let mut g = configure(c, "clone", n);
+    for_each_map!(clone, &mut g, &keys);
+    g.finish();
 }
 
-const GROUPS: [&str; 6] = ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate"];
+const GROUPS: [&str; 7] = ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate", "clone"];
 
 /// One run of operation `GROUPS[op]` over all keys on a map of type `M`, in seconds. Set-up
 /// (building the map a remove empties) and dropping maps are not timed; lookups and the
@@ -312,7 +325,8 @@ fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f
             let mut m = build::<M>(keys);
             timed(|| take_all(&mut m, keys)).0
         }
-        _ => timed(|| built.sum_iter()).0,
+        "iterate" => timed(|| built.sum_iter()).0,
+        _ => timed(|| built.clone()).0,
     };
     elapsed.as_secs_f64()
 }
