@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
-use common::{clusters_of_32, config, five_hashes, generation_32, low_bits_zero, FnBuild, MIRI};
+use common::{clusters_of_32, config, five_hashes, generation_32, low_bits_zero, same_size_churn, FnBuild, MIRI};
 
 // ---------------------------------------------------------------------------
 // Go's growth rules
@@ -1036,20 +1036,15 @@ fn clone_from_every_growth_state() {
     }
     assert!(growing_seen > 0, "never cloned mid-doubling");
 
-    // Same-size growths under FIFO churn (see `same_size_growth_under_fifo_churn`).
-    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(generation_32));
+    // Same-size growths under FIFO churn.
     let mut same_size_seen = 0;
-    for k in 0..if MIRI { 300 } else { 3000 } {
-        map.insert(k, k);
-        if k >= 40 {
-            map.remove(&(k - 40));
-        }
+    same_size_churn(if MIRI { 300 } else { 3000 }, |map, k| {
         let s = map.stats();
         if s.growing && s.same_size_growth && k % 3 == 0 {
-            check(&map);
+            check(map);
             same_size_seen += 1;
         }
-    }
+    });
     assert!(same_size_seen > 0, "never cloned mid-same-size growth");
 
     // One chain holding everything: overflow buckets from the pool and allocated alone.

@@ -7,7 +7,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use common::{clusters_of_32, config, five_hashes, generation_32, low_bits_zero, FnBuild, MIRI};
+use common::{clusters_of_32, config, five_hashes, generation_32, low_bits_zero, same_size_churn, FnBuild, MIRI};
 use gomap::GoMap;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -65,21 +65,15 @@ fn range_mid_growth_and_same_size_growth() {
         map.insert(k, k);
         assert_range_complete(&map);
     }
-    // Generations of 32 keys per bucket under FIFO churn in 8 buckets: same-size growths
-    // (the setting of `differential::same_size_growth_under_fifo_churn`).
-    let mut map = GoMap::with_capacity_and_hasher(40, FnBuild(generation_32));
+    // Generations of 32 keys per bucket under FIFO churn in 8 buckets: same-size growths.
     let mut same_size_seen = 0;
-    for k in 0..if MIRI { 300 } else { 3000 } {
-        map.insert(k, k);
-        if k >= 40 {
-            map.remove(&(k - 40));
-        }
+    same_size_churn(if MIRI { 300 } else { 3000 }, |map, _| {
         let stats = map.stats();
         if stats.growing && stats.same_size_growth {
             same_size_seen += 1;
-            assert_range_complete(&map);
+            assert_range_complete(map);
         }
-    }
+    });
     assert!(same_size_seen > 0, "no same-size growth happened");
 }
 

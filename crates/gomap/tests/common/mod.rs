@@ -87,6 +87,21 @@ pub fn generation_32(k: u64) -> u64 {
     (k / 32) | (k.wrapping_mul(ODD) & 0xFF00_0000_0000_0000)
 }
 
+/// FIFO churn that keeps starting same-size growths: keys `0..steps` inserted in order into
+/// a map of 8 buckets hashed by [`generation_32`], each removed 40 inserts later (the
+/// setting of `differential::same_size_growth_under_fifo_churn`); `f` sees the map after
+/// every step, with the step's key.
+pub fn same_size_churn(steps: u64, mut f: impl FnMut(&gomap::GoMap<u64, u64, FnBuild>, u64)) {
+    let mut map = gomap::GoMap::with_capacity_and_hasher(40, FnBuild(generation_32));
+    for k in 0..steps {
+        map.insert(k, k);
+        if k >= 40 {
+            map.remove(&(k - 40));
+        }
+        f(&map, k);
+    }
+}
+
 /// How many times each tracked instance has been dropped, for the exactly-once tests.
 #[derive(Default)]
 pub struct DropLog {
