@@ -58,8 +58,8 @@ pub(crate) struct Ctrl {
 }
 
 /// A bucket's link: the control word of the next bucket of its chain, or null. Links live
-/// in a region of their own ([`ArrayView::link`](super::alloc::ArrayView)), or right after
-/// the control word of a [`LoneBucket`].
+/// in a region of their own of the bucket's array, or right after the control word of a
+/// [`LoneBucket`]; [`ArrayView`](super::alloc::ArrayView) finds them.
 pub(crate) type Link = *mut Ctrl;
 
 /// Asks the processor to start loading the cache line at `p` (a hint: reads nothing
