@@ -72,17 +72,4 @@ impl<K, V> RawTable<K, V> {
             b = array.next(bucket);
         }
     }
-
-    /// Writes an entry with tophash `top` into `slot`, an empty slot of this table's
-    /// current array, and counts it.
-    fn fill(&mut self, slot: Slot<K, V>, top: u8, key: K, value: V) {
-        // SAFETY: the slot is empty and belongs to a live bucket of this table; the key and
-        // value are written before the tophash, so the slot counts as occupied only whole.
-        unsafe {
-            slot.key().write(key);
-            slot.value().write(value);
-        }
-        slot.set_tophash(top);
-        self.count += 1;
-    }
 }

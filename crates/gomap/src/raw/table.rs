@@ -405,6 +405,8 @@ impl<K, V> RawTable<K, V> {
         let i = hash as usize & self.mask();
         let mut b = array.bucket(i);
         b.prefetch();
+        // Unlike a lookup's, a write's chain is often full near the load factor's bound
+        // (about a third of the buckets at 6.5 per bucket), and then goes on via its link.
         array.prefetch_link(i);
         let mut empty = None;
         loop {
@@ -493,15 +495,22 @@ impl<K, V> RawTable<K, V> {
         if slot.tophash() == EMPTY_ONE {
             self.tombstones -= 1;
         }
-        // SAFETY: `slot` is an empty slot of a live bucket of the current array; writing
-        // the key and value and then its tophash makes it an occupied slot.
+        self.fill(slot, tophash(hash), key, value);
+        slot
+    }
+
+    /// Writes an entry with tophash `top` into `slot`, an empty slot of a live bucket of the
+    /// current array, and counts it (a tombstone it replaces is the caller's to uncount).
+    #[inline(always)]
+    pub(super) fn fill(&mut self, slot: Slot<K, V>, top: u8, key: K, value: V) {
+        // SAFETY: the slot is empty and belongs to a live bucket of this table; the key and
+        // value are written before the tophash, so the slot counts as occupied only whole.
         unsafe {
             slot.key().write(key);
             slot.value().write(value);
         }
-        slot.set_tophash(tophash(hash));
+        slot.set_tophash(top);
         self.count += 1;
-        slot
     }
 
     /// The slow part of an insert of an absent key: allocating the first array, starting a
