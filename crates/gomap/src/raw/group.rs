@@ -23,6 +23,15 @@ impl Group {
     }
 }
 
+impl Group {
+    /// Whether the last slot is `EMPTY_REST`: then the rest of the chain holds nothing
+    /// (whatever overflow buckets it links), and a walk can leave it here.
+    #[inline]
+    pub(crate) fn ends_chain(self) -> bool {
+        self.0 >> (8 * (BUCKET_CNT - 1)) == 0
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 impl Group {
     /// The slots whose bytes `compare` marks (0xff), given the group in the low half of a
@@ -344,6 +353,7 @@ mod tests {
             assert_eq!(g.match_empty_rest().collect::<Vec<_>>(), is_rest);
             assert_eq!(g.match_empty().collect::<Vec<_>>(), is_empty);
             assert_eq!(g.match_occupied().collect::<Vec<_>>(), is_occupied);
+            assert_eq!(g.ends_chain(), bytes[7] == EMPTY_REST);
             assert_eq!(swar_slots(swar::match_tophash(word, top)), is_top);
             assert_eq!(swar_slots(swar::match_empty_rest(word)), is_rest);
             assert_eq!(swar_slots(swar::match_empty(word)), is_empty);

@@ -147,17 +147,20 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
     fn advance(&mut self) -> bool {
         loop {
             // The common case inline: the bucket ends its chain and the next chain is the
-            // next one of the current array.
+            // next one of the current array. A last slot that is `EMPTY_REST` says the
+            // chain holds nothing further, without a read of the bucket's link.
             let chains = &mut self.chains;
-            let bucket =
-                if chains.in_old == Some(false) && chains.new_left > 0 && chains.new.overflow(self.bucket).is_null() {
-                    chains.next_current_head()
-                } else if let Some(bucket) = chains.after(self.bucket) {
-                    bucket
-                } else {
-                    debug_assert!(false, "walked past the end with {} entries left", self.remaining);
-                    return false;
-                };
+            let bucket = if chains.in_old == Some(false)
+                && chains.new_left > 0
+                && (self.bucket.group().ends_chain() || chains.new.overflow(self.bucket).is_null())
+            {
+                chains.next_current_head()
+            } else if let Some(bucket) = chains.after(self.bucket) {
+                bucket
+            } else {
+                debug_assert!(false, "walked past the end with {} entries left", self.remaining);
+                return false;
+            };
             self.bucket = bucket;
             self.occupied = O::occupied(bucket.group(), self.turn);
             if O::any(self.occupied) {
