@@ -304,21 +304,21 @@ impl<K, V> RawTable<K, V> {
 
     /// The chain a lookup of `hash` searches: the old one while it is not yet evacuated.
     #[inline(always)]
-    fn lookup_chain(&self, hash: u64) -> (ArrayView<K, V>, BucketRef<K, V>) {
+    fn lookup_chain(&self, hash: u64) -> (&BucketArray<K, V>, BucketRef<K, V>) {
         if let Some(old) = &self.old {
             let oi = hash as usize & old.mask();
             // Buckets below the mark are evacuated (and may be unmapped): no need to look.
             if oi >= self.nevacuate && !old.bucket(oi).is_evacuated() {
-                return (old.view(), old.bucket(oi));
+                return (old, old.bucket(oi));
             }
         }
-        (self.buckets.view(), self.chain_of(hash))
+        (&self.buckets, self.chain_of(hash))
     }
 
     /// Searches one chain of `array` for the key with this `top` that `eq` accepts.
     #[inline(always)]
     fn find_in_chain(
-        array: ArrayView<K, V>,
+        array: &BucketArray<K, V>,
         mut b: BucketRef<K, V>,
         top: u8,
         eq: &mut impl FnMut(&K) -> bool,
@@ -337,7 +337,8 @@ impl<K, V> RawTable<K, V> {
             if group.match_empty_rest().any() {
                 return None;
             }
-            b = array.next(b)?;
+            // The array by reference: its links are looked up only by chains that go on.
+            b = array.view().next(b)?;
         }
     }
 
@@ -563,7 +564,7 @@ impl<K, V> RawTable<K, V> {
         self.prepare_write(hash, hasher);
         let first = self.chain_of(hash);
         first.prefetch();
-        let slot = Self::find_in_chain(self.buckets.view(), first, tophash(hash), &mut eq)?;
+        let slot = Self::find_in_chain(&self.buckets, first, tophash(hash), &mut eq)?;
         Some(self.erase(first, slot))
     }
 
