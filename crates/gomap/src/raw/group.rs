@@ -47,9 +47,13 @@ impl Group {
     /// Slots whose tophash equals `top`.
     #[inline]
     pub(crate) fn match_tophash(self, top: u8) -> BitMask {
-        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_set1_epi8};
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        debug_assert!(top >= MIN_TOP_HASH);
         // SAFETY: as in `sse2`.
-        self.sse2(|g| unsafe { _mm_cmpeq_epi8(g, _mm_set1_epi8(top as i8)) })
+        let marked =
+            unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_cvtsi64_si128(self.0 as i64), _mm_set1_epi8(top as i8))) };
+        // Unlike `sse2`, no cut-off: the upper half's zero bytes never equal a tophash.
+        BitMask(marked as u32 as u64)
     }
 
     /// Slots holding `EMPTY_REST`.
