@@ -317,8 +317,13 @@ impl<'a, K, V, O: SlotOrder> Iterator for Iter<'a, K, V, O> {
     #[inline]
     fn next(&mut self) -> Option<(&'a K, &'a V)> {
         let slot = self.raw.next()?;
-        // SAFETY: an occupied slot of a table borrowed shared for 'a.
-        Some(unsafe { (&*slot.key(), &*slot.value()) })
+        let (key, value) = (slot.key(), slot.value());
+        // SAFETY: an occupied slot of a table borrowed shared for 'a (so its pointers are
+        // not null either: said so that a caller's loop needs no test for it).
+        unsafe {
+            core::hint::assert_unchecked(!key.is_null());
+            Some((&*key, &*value))
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -355,9 +360,13 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
     #[inline]
     fn next(&mut self) -> Option<(&'a K, &'a mut V)> {
         let slot = self.raw.next()?;
+        let (key, value) = (slot.key(), slot.value());
         // SAFETY: an occupied slot of a table borrowed exclusively for 'a; each slot is
-        // produced once, so the value references never alias.
-        Some(unsafe { (&*slot.key(), &mut *slot.value()) })
+        // produced once, so the value references never alias. Not null: as in `Iter`.
+        unsafe {
+            core::hint::assert_unchecked(!key.is_null());
+            Some((&*key, &mut *value))
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
