@@ -53,10 +53,13 @@ struct Chains<K, V> {
     old_end: usize,
     old_left: usize,
     new: ArrayView<K, V>,
-    /// The next current chain, the current array's index mask, and how many are left.
+    /// The next current chain, the current array's index mask, and how many are left:
+    /// `new_left` while the walk is in the current array (so that the inline step needs
+    /// no other test), `new_waiting` before it gets there.
     new_next: usize,
     new_mask: usize,
     new_left: usize,
+    new_waiting: usize,
     /// Whether the walk's bucket belongs to the old array; `None` before the first.
     in_old: Option<bool>,
 }
@@ -92,6 +95,9 @@ impl<K, V> Chains<K, V> {
             self.old_next = if i + 1 == self.old_end { self.old_begin } else { i + 1 };
             (self.old.bucket(i), true)
         } else if self.new_left > 0 {
+            (self.next_current_head(), false)
+        } else if self.new_waiting > 0 {
+            self.new_left = mem::take(&mut self.new_waiting);
             (self.next_current_head(), false)
         } else {
             return None;
@@ -135,7 +141,8 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
                 new: table.buckets.view(),
                 new_next: start & buckets.wrapping_sub(1),
                 new_mask: buckets.wrapping_sub(1),
-                new_left: buckets,
+                new_left: 0,
+                new_waiting: buckets,
                 in_old: None,
             },
         }
@@ -150,8 +157,7 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
             // next one of the current array. A last slot that is `EMPTY_REST` says the
             // chain holds nothing further, without a read of the bucket's link.
             let chains = &mut self.chains;
-            let bucket = if chains.in_old == Some(false)
-                && chains.new_left > 0
+            let bucket = if chains.new_left > 0
                 && (self.bucket.group().ends_chain() || chains.new.overflow(self.bucket).is_null())
             {
                 chains.next_current_head()
