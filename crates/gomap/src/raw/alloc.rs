@@ -113,6 +113,13 @@ impl<K, V> ArrayView<K, V> {
         }
     }
 
+    /// Asks for the first line of slots of bucket `i` (a hint, like [`BucketRef::prefetch`];
+    /// `i` may lie past the array's end, and then nothing useful is asked for).
+    #[inline(always)]
+    pub(crate) fn prefetch_slots(self, i: usize) {
+        prefetch_line(self.data.wrapping_add(i));
+    }
+
     /// Asks for the link of bucket `i` (a hint, like [`BucketRef::prefetch`]): for a walk of
     /// the chain starting there that is about to happen.
     #[inline(always)]

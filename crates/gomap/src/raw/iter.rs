@@ -22,6 +22,13 @@ use super::group::{BitMask, Group, Turn, TurnedMask};
 use super::random_u64;
 use super::table::{InsertPos, RawTable, Slot};
 
+/// How many chains ahead a walk of the current array asks for the slots it will read. A
+/// walk reads the first line of every bucket's slots and the second of some, a pattern the
+/// hardware's prefetchers follow poorly; a bucket takes ~30 ns to walk at 1e6 keys, so this
+/// asks a few hundred ns ahead, more than a miss to memory takes. (At 1e6 keys a walk was
+/// ~15% faster with it, BENCHMARKS run L; distances 6 to 24 measured alike.)
+const WALK_PREFETCH_AHEAD: usize = 12;
+
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
 ///
@@ -112,6 +119,7 @@ impl<K, V> Chains<K, V> {
         self.new_left -= 1;
         let j = self.new_next;
         self.new_next = (j + 1) & self.new_mask;
+        self.new.prefetch_slots(j + WALK_PREFETCH_AHEAD);
         self.new.bucket(j)
     }
 }
