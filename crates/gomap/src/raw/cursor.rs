@@ -78,9 +78,13 @@ fn hash_bits_at(point: u64, base_b: u8) -> u64 {
 }
 
 /// A table's identity for cursors, and two counts of its changes.
+///
+/// A plain number, drawn when the table is made: a table holds no interior mutability, so
+/// the compiler may keep its fields in registers across code it cannot see into while the
+/// table is borrowed shared (a lazily drawn identity would need an atomic field).
 pub(crate) struct CursorTag {
-    /// A process-unique number, given the first time a cursor is made (0: none yet).
-    id: AtomicU64,
+    /// A process-unique number.
+    id: u64,
     /// Advanced whenever an entry moves or bucket memory is freed.
     generation: u64,
     /// Advanced with the generation, and by every removal.
@@ -88,8 +92,11 @@ pub(crate) struct CursorTag {
 }
 
 impl CursorTag {
+    /// A tag with a fresh identity: tables never share one (a copy or a new table gets its
+    /// own).
     pub(super) fn new() -> Self {
-        CursorTag { id: AtomicU64::new(0), generation: 0, version: 0 }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        CursorTag { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), generation: 0, version: 0 }
     }
 
     /// Entries moved, or bucket memory was freed: slots noted by cursors are no longer to be
@@ -104,21 +111,6 @@ impl CursorTag {
     #[inline]
     pub(super) fn entry_removed(&mut self) {
         self.version = self.version.wrapping_add(1);
-    }
-
-    /// The table's identity, drawn on first use. Tables never share one: a copy or a new
-    /// table starts without.
-    fn id(&self) -> u64 {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let id = self.id.load(Ordering::Relaxed);
-        if id != 0 {
-            return id;
-        }
-        let fresh = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        match self.id.compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => fresh,
-            Err(drawn_meanwhile) => drawn_meanwhile,
-        }
     }
 }
 
@@ -157,7 +149,7 @@ impl<K, V> RawCursor<K, V> {
         // enters is a whole bucket of the array that holds it.
         let base_b = if table.is_growing() && !table.same_size_grow { table.b - 1 } else { table.b };
         RawCursor {
-            table: table.cursor.id(),
+            table: table.cursor.id,
             seed: table.seed,
             base_b,
             start: if base_b == 0 { 0 } else { r & !(u64::MAX >> base_b) },
@@ -187,7 +179,7 @@ impl<K, V> RawCursor<K, V> {
     where
         K: Clone,
     {
-        let same_table = || table.cursor.id.load(Ordering::Relaxed) == self.table;
+        let same_table = || table.cursor.id == self.table;
         if table.cursor.version == self.version && same_table() {
             // The common step: nothing moved or removed since the intervals were entered,
             // so every noted slot holds its key.
@@ -222,7 +214,7 @@ impl<K, V> RawCursor<K, V> {
         K: Clone,
     {
         assert!(
-            table.cursor.id.load(Ordering::Relaxed) == self.table,
+            table.cursor.id == self.table,
             "gomap::Cursor::next: called with a map other than the one the cursor came from"
         );
         if table.seed != self.seed {
