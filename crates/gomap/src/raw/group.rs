@@ -21,9 +21,7 @@ impl Group {
     pub(crate) fn new(tophash: [u8; BUCKET_CNT]) -> Group {
         Group(u64::from_le_bytes(tophash))
     }
-}
 
-impl Group {
     /// Whether the last slot is `EMPTY_REST`: then the rest of the chain holds nothing
     /// (whatever overflow buckets it links), and a walk can leave it here.
     #[inline]
