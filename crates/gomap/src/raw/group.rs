@@ -10,7 +10,7 @@
 
 use super::bucket::BUCKET_CNT;
 #[cfg(target_arch = "x86_64")]
-use super::bucket::{EMPTY_ONE, MIN_TOP_HASH};
+use super::bucket::{EMPTY_ONE, EMPTY_REST, MIN_TOP_HASH};
 
 /// The eight tophash bytes of a bucket as one little-endian word: byte `i` is slot `i`.
 #[derive(Clone, Copy)]
@@ -46,11 +46,12 @@ impl Group {
     #[inline]
     pub(crate) fn match_tophash(self, top: u8) -> BitMask {
         use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8};
-        debug_assert!(top >= MIN_TOP_HASH);
+        debug_assert_ne!(top, EMPTY_REST, "EMPTY_REST has match_empty_rest");
         // SAFETY: as in `sse2`.
         let marked =
             unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_cvtsi64_si128(self.0 as i64), _mm_set1_epi8(top as i8))) };
-        // Unlike `sse2`, no cut-off: the upper half's zero bytes never equal a tophash.
+        // Unlike `sse2`, no cut-off: the upper half's zero bytes never equal a nonzero
+        // `top` (a tophash, or a marker such as `EMPTY_ONE`).
         BitMask(marked as u32 as u64)
     }
 
@@ -356,6 +357,10 @@ mod tests {
             assert_eq!(g.match_empty().collect::<Vec<_>>(), is_empty);
             assert_eq!(g.match_occupied().collect::<Vec<_>>(), is_occupied);
             assert_eq!(g.ends_chain(), bytes[7] == EMPTY_REST);
+            // Matching a marker (evacuation counts EMPTY_ONE slots) is exact too.
+            for marker in EMPTY_ONE..MIN_TOP_HASH {
+                assert_eq!(g.match_tophash(marker).collect::<Vec<_>>(), expect(&|b| b == marker));
+            }
             assert_eq!(swar_slots(swar::match_tophash(word, top)), is_top);
             assert_eq!(swar_slots(swar::match_empty_rest(word)), is_rest);
             assert_eq!(swar_slots(swar::match_empty(word)), is_empty);
