@@ -437,7 +437,10 @@ fn run_worker(plan: &Plan, share: &Share, target: &mut impl Target) -> WorkerOut
         out.histograms[op as usize].saturating_record(dur_ns.max(1));
         out.hits[op as usize] += u64::from(hit);
         let on_stride = stride != u64::MAX && j % stride == 0;
-        if on_stride || (slowest_cap > 0 && slowest.peek().is_none_or(|Reverse(s)| dur_ns > s.dur_ns)) {
+        // Among the slowest so far: while the heap has room, any operation is.
+        let among_slowest = slowest_cap > 0
+            && (slowest.len() < slowest_cap || slowest.peek().is_some_and(|Reverse(s)| dur_ns > s.dur_ns));
+        if on_stride || among_slowest {
             let slice = Slice { dur_ns, index, start_ns: nanos(t0.duration_since(plan.epoch)), key, op: op as u8, hit };
             if on_stride {
                 out.slices.push(slice);
