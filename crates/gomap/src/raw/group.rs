@@ -32,34 +32,37 @@ impl Group {
 
 #[cfg(target_arch = "x86_64")]
 impl Group {
-    /// The slots whose bytes `compare` marks (0xff), given the group in the low half of a
-    /// vector register (the upper half is zero, and its bytes are cut off).
+    /// The bytes `compare` marks (0xff) as one bit each, given the group in the low half of
+    /// a vector register: bits 0-7 for the slots, bits 8-15 for the upper half's zero bytes.
     #[inline]
-    fn sse2(self, compare: impl FnOnce(core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i) -> BitMask {
+    fn marks(self, compare: impl FnOnce(core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i) -> u32 {
         use core::arch::x86_64::{_mm_cvtsi64_si128, _mm_movemask_epi8};
         // SAFETY: SSE2 is part of the x86_64 baseline; these operate on registers only.
-        let marked = unsafe { _mm_movemask_epi8(compare(_mm_cvtsi64_si128(self.0 as i64))) };
-        BitMask(marked as u64 & 0xff)
+        unsafe { _mm_movemask_epi8(compare(_mm_cvtsi64_si128(self.0 as i64))) as u32 }
+    }
+
+    /// The slots whose bytes `compare` marks, the upper half's bytes cut off.
+    #[inline]
+    fn sse2(self, compare: impl FnOnce(core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i) -> BitMask {
+        BitMask(u64::from(self.marks(compare)) & 0xff)
     }
 
     /// Slots whose tophash equals `top`.
     #[inline]
     pub(crate) fn match_tophash(self, top: u8) -> BitMask {
-        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_set1_epi8};
         debug_assert_ne!(top, EMPTY_REST, "EMPTY_REST has match_empty_rest");
-        // SAFETY: as in `sse2`.
-        let marked =
-            unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_cvtsi64_si128(self.0 as i64), _mm_set1_epi8(top as i8))) };
-        // Unlike `sse2`, no cut-off: the upper half's zero bytes never equal a nonzero
-        // `top` (a tophash, or a marker such as `EMPTY_ONE`).
-        BitMask(marked as u32 as u64)
+        // No cut-off needed: the upper half's zero bytes never equal a nonzero `top` (a
+        // tophash, or a marker such as `EMPTY_ONE`).
+        // SAFETY: as in `marks`.
+        BitMask(u64::from(self.marks(|g| unsafe { _mm_cmpeq_epi8(g, _mm_set1_epi8(top as i8)) })))
     }
 
     /// Slots holding `EMPTY_REST`.
     #[inline]
     pub(crate) fn match_empty_rest(self) -> BitMask {
         use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_setzero_si128};
-        // SAFETY: as in `sse2`.
+        // SAFETY: as in `marks`.
         self.sse2(|g| unsafe { _mm_cmpeq_epi8(g, _mm_setzero_si128()) })
     }
 
@@ -68,7 +71,7 @@ impl Group {
     #[inline]
     pub(crate) fn match_empty(self) -> BitMask {
         use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_set1_epi8};
-        // SAFETY: as in `sse2`.
+        // SAFETY: as in `marks`.
         self.sse2(|g| unsafe { _mm_cmpeq_epi8(_mm_min_epu8(g, _mm_set1_epi8(EMPTY_ONE as i8)), g) })
     }
 
@@ -77,7 +80,7 @@ impl Group {
     #[inline]
     pub(crate) fn match_occupied(self) -> BitMask {
         use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_max_epu8, _mm_set1_epi8};
-        // SAFETY: as in `sse2`.
+        // SAFETY: as in `marks`.
         self.sse2(|g| unsafe { _mm_cmpeq_epi8(_mm_max_epu8(g, _mm_set1_epi8(MIN_TOP_HASH as i8)), g) })
     }
 }
