@@ -4,6 +4,7 @@
 //! cargo bench -p gomap --bench concurrent              # everything (a few minutes)
 //! CAP_LOG2=20 REPEAT=3 THREADS=1,2 WORKLOADS=ReadHeavy MAPS=ShardedMap,dashmap \
 //!     cargo bench -p gomap --bench concurrent
+//! LATENCY=0 ...                                        # throughput only (for profiling)
 //! ```
 //!
 //! The workloads are conc-map-bench's (xacrimon/conc-map-bench, driving jonhoo/bustle), with
@@ -124,12 +125,12 @@ macro_rules! shared_table {
     };
 }
 
-/// `SHARDS` overrides ShardedMap's default shard count (4 per CPU).
+/// `SHARDS` overrides ShardedMap's default shard count.
 fn shards() -> usize {
     std::env::var("SHARDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from) * 4)
+        .unwrap_or_else(ShardedMap::<u64, u64>::default_shard_count)
 }
 
 shared_table!(ShardedMap<u64, u64, Hasher>, "gomap ShardedMap", |c| ShardedMap::with_config(
@@ -524,6 +525,9 @@ struct Config {
     cap_log2: u32,
     /// Throughput runs per configuration; the best is reported (the machine may be shared).
     repeat: usize,
+    /// Whether to run the timed run for the insert latencies (`LATENCY=0` skips it: for
+    /// profiling the throughput runs alone).
+    latency: bool,
 }
 
 fn measure<T: Table>(config: &Config, w: Workload, threads: usize, presized: bool) {
@@ -542,9 +546,13 @@ fn measure<T: Table>(config: &Config, w: Workload, threads: usize, presized: boo
             best_on_cpu = best_on_cpu.max(r.ops as f64 / r.on_cpu.as_secs_f64() / 1e6);
         }
     }
-    let latency = run::<T>(w, threads, config.cap_log2, presized, true, seed);
     let us = |h: &Histogram<u64>, q: f64| if h.is_empty() { f64::NAN } else { h.value_at_quantile(q) as f64 / 1e3 };
-    let inserts = latency.inserts.expect("timed");
+    let (inserts, preempted) = if config.latency {
+        let latency = run::<T>(w, threads, config.cap_log2, presized, true, seed);
+        (latency.inserts.expect("timed"), latency.preempted.to_string())
+    } else {
+        (Latency::new(), String::from("-"))
+    };
     println!(
         "| {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
         w.name,
@@ -557,7 +565,7 @@ fn measure<T: Table>(config: &Config, w: Workload, threads: usize, presized: boo
         us(&inserts.wall, 1.0),
         us(&inserts.on_cpu, 0.9999),
         us(&inserts.on_cpu, 1.0),
-        latency.preempted,
+        preempted,
     );
 }
 
@@ -570,7 +578,8 @@ fn main() {
     let threads: Vec<usize> =
         env_list("THREADS").map_or(vec![1, 2], |t| t.iter().map(|t| t.parse().unwrap()).collect());
     let repeat = std::env::var("REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(if smoke { 1 } else { 3 });
-    let config = Config { maps: env_list("MAPS"), cap_log2, repeat };
+    let latency = std::env::var("LATENCY").map_or(true, |v| v != "0");
+    let config = Config { maps: env_list("MAPS"), cap_log2, repeat, latency };
     let workloads = env_list("WORKLOADS");
     println!("capacity 2^{cap_log2}, operations = capacity, threads {threads:?}, best of {repeat} for Mops/s");
     println!(

@@ -71,15 +71,28 @@ pub struct ShardedMap<K, V, S = DefaultHashBuilder> {
     hash_builder: S,
 }
 
-/// The default shard count: four per available CPU, rounded up to a power of two (as
-/// dashmap does).
+/// Shards per available CPU in the default shard count.
+///
+/// Two threads that meet in one shard are what costs: a writer that finds the lock taken
+/// parks (a futex call, microseconds), and two readers of one shard fight over its lock
+/// word's cache line. The chance of a meeting falls with the number of shards, so the
+/// default is far above dashmap's four per CPU: conc-map-bench's mixes at 2 threads on 2
+/// CPUs (BENCHMARKS.md, "gomap::sync", tenth session) ran 1.3–1.5x faster with 32 per CPU
+/// than with 4, and no faster with 64. The price is memory: a shard is a lock and a
+/// `GoMap` header on cache lines of its own (a few hundred bytes) even while it is empty.
+const SHARDS_PER_CPU: usize = 32;
+
+/// The most shards the default gives a map, whatever the CPU count.
+const MAX_DEFAULT_SHARDS: usize = 4096;
+
 fn default_shards() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from) * 4
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    (cpus * SHARDS_PER_CPU).next_power_of_two().min(MAX_DEFAULT_SHARDS)
 }
 
 impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
-    /// An empty map with the default shard count (4 × available parallelism, rounded up to
-    /// a power of two).
+    /// An empty map with the default shard count
+    /// ([`default_shard_count`](ShardedMap::default_shard_count)).
     ///
     /// ```
     /// let map = gomap::sync::ShardedMap::new();
@@ -90,6 +103,26 @@ impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
     /// ```
     pub fn new() -> Self {
         Self::with_shards(default_shards())
+    }
+
+    /// The shard count of [`new`](ShardedMap::new), [`with_capacity`](ShardedMap::with_capacity)
+    /// and [`default`](Default::default): 32 shards per available CPU (from
+    /// [`std::thread::available_parallelism`], 1 if unknown), a power of two, at most 4096.
+    ///
+    /// Many more shards than threads make it rare for two threads to meet in one shard,
+    /// which is what a shard lock costs under contention; fewer shards (see
+    /// [`with_shards`](ShardedMap::with_shards)) make an empty map smaller and `len`, `retain`
+    /// and iteration visit fewer locks.
+    ///
+    /// ```
+    /// use gomap::sync::ShardedMap;
+    ///
+    /// let n = ShardedMap::<u64, u64>::default_shard_count();
+    /// assert!(n.is_power_of_two() && n >= 32);
+    /// assert_eq!(ShardedMap::<u64, u64>::new().shard_count(), n);
+    /// ```
+    pub fn default_shard_count() -> usize {
+        default_shards()
     }
 
     /// An empty map with `shards` shards (rounded up to a power of two, at most 65536).
