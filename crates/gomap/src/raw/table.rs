@@ -339,6 +339,10 @@ impl<K, V> RawTable<K, V> {
             }
             // The array by reference: its links are looked up only by chains that go on.
             b = array.view().next(b)?;
+            // As for the chain's first bucket, the slots' miss overlaps the control word's. (At
+            // 6.1 entries per bucket and 3.2e6 keys, hits 10% faster, misses 6% slower; no
+            // change at 1e6 keys, 3.8 per bucket, where few chains go on.)
+            b.prefetch();
         }
     }
 
