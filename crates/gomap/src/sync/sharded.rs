@@ -77,9 +77,9 @@ pub struct ShardedMap<K, V, S = DefaultHashBuilder> {
 /// parks (a futex call, microseconds), and two readers of one shard fight over its lock
 /// word's cache line. The chance of a meeting falls with the number of shards, so the
 /// default is far above dashmap's four per CPU: conc-map-bench's mixes at 2 threads on 2
-/// CPUs (BENCHMARKS.md, "gomap::sync", tenth session) ran 1.3–1.5x faster with 32 per CPU
-/// than with 4, and no faster with 64. The price is memory: a shard is a lock and a
-/// `GoMap` header on cache lines of its own (a few hundred bytes) even while it is empty.
+/// CPUs (BENCHMARKS.md, "gomap::sync", run 7) ran 1.3–2x faster with 32 per CPU than with
+/// 4, and no faster with 64. The price is memory: a shard is a lock and a `GoMap` header on
+/// cache lines of its own (640 bytes for `u64` keys and values) even while it is empty.
 const SHARDS_PER_CPU: usize = 32;
 
 /// The most shards the default gives a map, whatever the CPU count.
