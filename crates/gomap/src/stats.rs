@@ -44,7 +44,9 @@ pub struct MapStats {
     /// `len / buckets`. A growth starts above 6.5 (above 8 for a single bucket).
     pub load_factor: f64,
     /// Heap bytes the table holds: bucket arrays (both, during a growth, less what has
-    /// already been released) and separately allocated overflow buckets. Large arrays are
+    /// already been released; after it, the old array's remains and their small
+    /// bookkeeping record, until the last is released) and separately allocated overflow
+    /// buckets. Large arrays are
     /// mapped from the system directly, so a counting global allocator does not see them.
     pub bytes: usize,
     /// Running totals of the map's growth work since it was created.

@@ -274,7 +274,7 @@ impl<K, V> RawTable<K, V> {
         }
         if self.nevacuate == newbit {
             self.note_growth_finished();
-            self.retired = self.old.take();
+            self.retired = self.old.take().map(Box::new);
             self.same_size_grow = false;
             self.nevacuate = 0;
         } else {

@@ -115,7 +115,10 @@ impl<K, V> RawTable<K, V> {
             load_factor: self.count as f64 / buckets as f64,
             bytes: self.buckets.bytes()
                 + self.old.as_ref().map_or(0, |old| old.bytes())
-                + self.retired.as_ref().map_or(0, |retired| retired.bytes())
+                + self
+                    .retired
+                    .as_ref()
+                    .map_or(0, |retired| core::mem::size_of_val::<alloc::BucketArray<K, V>>(retired) + retired.bytes())
                 + self.overflow.lone * alloc::lone_bytes::<K, V>(),
             growth: self.growth_counters(),
         }

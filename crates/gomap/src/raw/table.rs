@@ -230,7 +230,9 @@ pub(crate) struct RawTable<K, V> {
     pub(super) nevacuate: usize,
     /// The old array of a finished growth while its memory is given back, a piece per
     /// write ([`BucketArray::release_some`]), so that no single write pays for it all.
-    pub(super) retired: Option<BucketArray<K, V>>,
+    /// Boxed: it is rarely there, and the table header stays 120 bytes smaller (it is
+    /// repeated in every shard of a `ShardedMap`).
+    pub(super) retired: Option<Box<BucketArray<K, V>>>,
     /// `EMPTY_ONE` slots in the current array and in unevacuated old chains.
     pub(super) tombstones: usize,
     /// Growth counters and events (`observe`).

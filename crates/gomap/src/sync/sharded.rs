@@ -79,7 +79,7 @@ pub struct ShardedMap<K, V, S = DefaultHashBuilder> {
 /// default is far above dashmap's four per CPU: conc-map-bench's mixes at 2 threads on 2
 /// CPUs (BENCHMARKS.md, "gomap::sync", run 7) ran 1.3–2x faster with 32 per CPU than with
 /// 4, and no faster with 64. The price is memory: a shard is a lock and a `GoMap` header on
-/// cache lines of its own (640 bytes for `u64` keys and values) even while it is empty.
+/// cache lines of its own (512 bytes for `u64` keys and values) even while it is empty.
 const SHARDS_PER_CPU: usize = 32;
 
 /// The most shards the default gives a map, whatever the CPU count.
