@@ -237,10 +237,10 @@ mod metrics_facade {
     }
 }
 
-/// After a doubling finishes, what is left of the old array goes back to the system a
-/// piece per write (a large array, mapped directly: natively), or whole at the next write
-/// (a heap array: under Miri): `stats().bytes` falls write by write, never rises, and
-/// settles once the old array is gone; the entries are untouched throughout.
+/// After a doubling finishes, what is left of the old array, and the slabs of its lone
+/// overflow buckets, go back a piece per write: `stats().bytes` falls write by write, never
+/// rises, and settles (within 64 writes here) once the old array is gone; the entries are
+/// untouched throughout.
 #[test]
 fn old_array_is_given_back_piece_by_piece() {
     // Natively, fill until the doubling from 2^14 buckets (2.4 MB: mapped) to 2^15 ends.
@@ -265,14 +265,11 @@ fn old_array_is_given_back_piece_by_piece() {
         falls += usize::from(now < bytes);
         bytes = now;
     }
-    if cfg!(all(unix, not(miri))) {
-        // What the evacuation mark had not yet given back of the 2.4 MB (the unfinished
-        // 256 KiB pieces of each region, the overflow pool), 512 KiB per write.
-        assert!((1..=6).contains(&falls), "{falls} falls");
-    } else {
-        // A heap array goes whole, at the first write after the growth.
-        assert_eq!(falls, 1);
-    }
+    // Natively: what the evacuation mark had not yet given back of the 2.4 MB (the
+    // unfinished 256 KiB pieces of each region, the overflow pool), 512 KiB per write, then
+    // the slabs of its lone overflow buckets, one per write. Under Miri the array is a heap
+    // allocation and goes whole at the first write, then its slabs.
+    assert!(falls >= 1, "nothing given back after the growth");
     // Settled: more writes change nothing.
     map.insert(0, 0);
     assert_eq!(map.stats().bytes, bytes);

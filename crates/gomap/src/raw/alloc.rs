@@ -17,6 +17,7 @@
 //! allocator; release is then a no-op and the memory goes at once when the array drops.
 
 use core::alloc::Layout;
+use core::marker::PhantomData;
 use core::mem;
 use core::ptr::{self, NonNull};
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
@@ -187,6 +188,8 @@ pub(crate) struct BucketArray<K, V> {
     /// The next unused pool bucket (Go's `nextOverflow`); `len` when the pool is used up.
     next_overflow: usize,
     memory: Memory,
+    /// The lone overflow buckets of the array's chains, once the pool is used up.
+    lone: LoneSlabs<K, V>,
 }
 
 impl<K, V> BucketArray<K, V> {
@@ -202,6 +205,7 @@ impl<K, V> BucketArray<K, V> {
             len: 0,
             next_overflow: 0,
             memory: Memory::None,
+            lone: LoneSlabs::new(),
         }
     }
 
@@ -230,6 +234,7 @@ impl<K, V> BucketArray<K, V> {
             len,
             next_overflow: 1 << b,
             memory,
+            lone: LoneSlabs::new(),
         }
     }
 
@@ -319,9 +324,18 @@ impl<K, V> BucketArray<K, V> {
         }
     }
 
+    /// A zeroed overflow bucket of its own, for a chain of this array whose pool is used
+    /// up. It lives as long as the array (or until [`zero`](Self::zero)): an evacuated
+    /// chain's lone buckets are not freed one by one, they go with their old array,
+    /// piece by piece ([`release_some`](Self::release_some)).
+    pub(crate) fn alloc_lone(&mut self) -> BucketRef<K, V> {
+        self.lone.take()
+    }
+
     /// Zeroes every bucket and refills the pool, as after a fresh allocation (Go's
-    /// `mapclear` keeps and re-zeroes the array).
+    /// `mapclear` keeps and re-zeroes the array); the lone overflow buckets go.
     pub(crate) fn zero(&mut self) {
+        self.lone = LoneSlabs::new();
         if self.len == 0 {
             return;
         }
@@ -368,28 +382,32 @@ impl<K, V> BucketArray<K, V> {
         if let Memory::Mapped { bytes, offsets, released } = &mut self.memory {
             let ends = [offsets[1], offsets[2], *bytes];
             // The first region with something left, if any.
-            let Some(r) = (0..3).find(|&r| offsets[r] + released[r] < ends[r]) else { return true };
-            let start = offsets[r] + released[r];
-            let n = (ends[r] - start).min(budget);
-            // SAFETY: `[start, start + n)` is a still-mapped, page-aligned part of one region
-            // of our own mapping, and the array is no longer used by its owner.
-            let rc = unsafe { libc::munmap(self.base.as_ptr().add(start).cast(), n) };
-            debug_assert_eq!(rc, 0, "munmap failed");
-            released[r] += n;
-            return (0..3).all(|r| offsets[r] + released[r] == ends[r]);
+            if let Some(r) = (0..3).find(|&r| offsets[r] + released[r] < ends[r]) {
+                let start = offsets[r] + released[r];
+                let n = (ends[r] - start).min(budget);
+                // SAFETY: `[start, start + n)` is a still-mapped, page-aligned part of one
+                // region of our own mapping, and the array is no longer used by its owner.
+                let rc = unsafe { libc::munmap(self.base.as_ptr().add(start).cast(), n) };
+                debug_assert_eq!(rc, 0, "munmap failed");
+                released[r] += n;
+                return false;
+            }
         }
         let _ = budget;
-        true
+        // Then the lone buckets' slabs, one per call (each at most `RETIRE_STEP`).
+        self.lone.slabs.pop();
+        self.lone.slabs.is_empty()
     }
 
     /// Heap bytes the array holds now.
     pub(crate) fn bytes(&self) -> usize {
-        match self.memory {
+        let regions = match self.memory {
             Memory::None => 0,
             Memory::Heap(layout) => layout.size(),
             #[cfg(all(unix, not(miri)))]
             Memory::Mapped { bytes, released, .. } => bytes - released.iter().sum::<usize>(),
-        }
+        };
+        regions + self.lone.bytes()
     }
 }
 
@@ -415,24 +433,118 @@ impl<K, V> Drop for BucketArray<K, V> {
     }
 }
 
-/// A separately allocated, zeroed overflow bucket (for when the pool is used up).
-pub(crate) fn alloc_lone<K, V>() -> BucketRef<K, V> {
-    let layout = Layout::new::<LoneBucket<K, V>>();
-    // SAFETY: a bucket has a non-zero size.
-    let p = unsafe { alloc_zeroed(layout) };
-    if p.is_null() {
-        handle_alloc_error(layout);
-    }
-    BucketRef::lone(p.cast())
+/// The lone overflow buckets of one array: carved in order from slabs the array owns, which
+/// go only with the array (or when it is zeroed). Each lone bucket used to be a `malloc` of
+/// its own, freed when evacuation emptied its chain; at 1e7 keys that was ~300,000 frees in
+/// one growth, and once the last of them joined a large freed region to the top of the
+/// heap, glibc gave it all back in one call: 1–2.5 ms inside one insert (BENCHMARKS.md,
+/// section 2, run 7). Slabs come from `mmap` like large arrays (natively), so the allocator
+/// never holds their memory, and a retired array hands them back one per write.
+struct LoneSlabs<K, V> {
+    /// Oldest first; only the last has room.
+    slabs: Vec<Slab>,
+    /// Buckets taken from the last slab.
+    used: usize,
+    marker: PhantomData<LoneBucket<K, V>>,
 }
 
-/// Frees a bucket from [`alloc_lone`]. Its entries must have been moved out or dropped.
-///
-/// # Safety
-/// `b` comes from `alloc_lone::<K, V>` and is not used afterwards.
-pub(crate) unsafe fn free_lone<K, V>(b: BucketRef<K, V>) {
-    // SAFETY: by the caller's contract, `b.ctrl` is the start of a `LoneBucket` allocation.
-    unsafe { dealloc(b.ctrl.cast(), Layout::new::<LoneBucket<K, V>>()) }
+impl<K, V> LoneSlabs<K, V> {
+    /// The largest slab, in bytes (the first is one page, each next one twice the last).
+    const MAX_SLAB: usize = RETIRE_STEP;
+
+    const fn new() -> Self {
+        LoneSlabs { slabs: Vec::new(), used: 0, marker: PhantomData }
+    }
+
+    /// Buckets a slab of `bytes` holds.
+    fn capacity(bytes: usize) -> usize {
+        bytes / mem::size_of::<LoneBucket<K, V>>()
+    }
+
+    /// A zeroed bucket, never handed out before.
+    fn take(&mut self) -> BucketRef<K, V> {
+        let full = self.slabs.last().is_none_or(|slab| self.used == Self::capacity(slab.bytes));
+        if full {
+            let bucket = mem::size_of::<LoneBucket<K, V>>();
+            let bytes = match self.slabs.last() {
+                None => SLAB_GRAIN.max(bucket),
+                Some(last) => (2 * last.bytes).min(Self::MAX_SLAB.max(bucket)),
+            };
+            self.slabs.push(Slab::new(
+                Layout::from_size_align(bytes, mem::align_of::<LoneBucket<K, V>>()).expect("capacity overflow"),
+            ));
+            self.used = 0;
+        }
+        let slab = self.slabs.last().expect("a slab with room");
+        // SAFETY: `used < capacity`, so the bucket lies inside the slab, which is zeroed and
+        // aligned for `LoneBucket`, and no bucket is handed out twice.
+        let p = unsafe { slab.base.as_ptr().cast::<LoneBucket<K, V>>().add(self.used) };
+        self.used += 1;
+        BucketRef::lone(p)
+    }
+
+    /// Bytes held in slabs.
+    fn bytes(&self) -> usize {
+        self.slabs.iter().map(|slab| slab.bytes).sum()
+    }
+}
+
+/// The first slab's size: a page, the unit `mmap` works in.
+const SLAB_GRAIN: usize = 4096;
+
+/// Zeroed memory for lone buckets: mapped (natively, when the page covers the alignment),
+/// else from the global allocator.
+struct Slab {
+    base: NonNull<u8>,
+    bytes: usize,
+    layout: Layout,
+    mapped: bool,
+}
+
+impl Slab {
+    fn new(layout: Layout) -> Slab {
+        #[cfg(all(unix, not(miri)))]
+        if layout.align() <= page_size() {
+            let bytes = layout.size().div_ceil(page_size()) * page_size();
+            // SAFETY: an anonymous private mapping of a fresh region; every argument is
+            // valid and the result is checked before use.
+            let p = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                handle_alloc_error(layout);
+            }
+            let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
+            return Slab { base, bytes, layout, mapped: true };
+        }
+        // SAFETY: `layout` has a non-zero size (at least one bucket).
+        let p = unsafe { alloc_zeroed(layout) };
+        let base = NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout));
+        Slab { base, bytes: layout.size(), layout, mapped: false }
+    }
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        if self.mapped {
+            #[cfg(all(unix, not(miri)))]
+            {
+                // SAFETY: our own mapping of `bytes`, unmapped once.
+                let rc = unsafe { libc::munmap(self.base.as_ptr().cast(), self.bytes) };
+                debug_assert_eq!(rc, 0, "munmap failed");
+            }
+        } else {
+            // SAFETY: allocated by `alloc_zeroed` with this layout.
+            unsafe { dealloc(self.base.as_ptr(), self.layout) }
+        }
+    }
 }
 
 /// Bytes of one lone overflow bucket.
@@ -463,6 +575,7 @@ unsafe impl<K: Sync, V: Sync> Sync for BucketArray<K, V> {}
 
 #[cfg(test)]
 mod tests {
+    use super::super::bucket::{BUCKET_CNT, MIN_TOP_HASH};
     use super::*;
 
     /// Go's preallocation for `map[int64]int64` (144-byte buckets), from the spec's table,
@@ -480,6 +593,39 @@ mod tests {
         assert_eq!(array_len(63, 144), None);
     }
 
+    /// Lone buckets come zeroed and distinct from slabs that at most double the memory in
+    /// use, are counted in `bytes`, go one slab per `release_some` call, and all at once on
+    /// `zero`.
+    #[test]
+    fn lone_buckets_come_from_slabs() {
+        let n = if cfg!(miri) { 100 } else { 5000 };
+        let mut a = BucketArray::<u64, u64>::new(4);
+        let regions = a.bytes();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..n {
+            let b = a.alloc_lone();
+            assert!(!a.view().contains(b));
+            assert!(seen.insert(b.ctrl as usize), "a lone bucket handed out twice");
+            assert_eq!(b.group().match_empty_rest().slot_bits().len(), BUCKET_CNT, "not zeroed");
+            assert!(a.view().overflow(b).is_null(), "link not zeroed");
+            // Written, as a chain would: the next bucket must not overlap it.
+            b.set_tophash(0, MIN_TOP_HASH);
+        }
+        let used = n * lone_bytes::<u64, u64>();
+        let held = a.bytes() - regions;
+        assert!(held >= used && held <= 2 * used + RETIRE_STEP, "{held} bytes held for {used}");
+        let mut calls = 0;
+        while !a.release_some(RETIRE_STEP) {
+            calls += 1;
+            assert!(calls < 1000, "release never finishes");
+        }
+        assert!(a.bytes() <= regions, "slabs left after release: {}", a.bytes());
+        let mut b = BucketArray::<u64, u64>::new(4);
+        b.alloc_lone();
+        b.zero();
+        assert_eq!(b.bytes(), regions);
+    }
+
     #[test]
     fn pool_is_taken_in_order_then_exhausted_and_refilled_by_zero() {
         let mut a = BucketArray::<u64, u64>::new(5);
@@ -491,9 +637,8 @@ mod tests {
             assert!(a.take_pool_bucket().is_none());
             a.zero();
         }
-        let lone = alloc_lone::<u64, u64>();
+        let lone = a.alloc_lone();
         assert!(!a.view().contains(lone));
-        // SAFETY: from `alloc_lone`, used no more.
-        unsafe { free_lone(lone) };
+        assert!(a.alloc_lone() != lone);
     }
 }

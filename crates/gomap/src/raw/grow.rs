@@ -4,7 +4,7 @@
 use core::mem;
 use core::ptr;
 
-use super::alloc::{free_lone, BucketArray};
+use super::alloc::BucketArray;
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
 use super::group::SlotBits;
 use super::observe::Driver;
@@ -219,18 +219,13 @@ impl<K, V> RawTable<K, V> {
             b = old.next(bucket);
         }
 
-        // The chain is empty now: unlink it, and free its lone overflow buckets (pool
-        // buckets go with the array).
+        // The chain is empty now: unlink it. Its overflow buckets, pool or lone, go with
+        // the old array.
         let mut b = old.next(head);
         old.set_overflow(head, ptr::null_mut());
         while let Some(bucket) = b {
             b = old.next(bucket);
-            if !old.contains(bucket) {
-                // SAFETY: a lone bucket of this chain, emptied above; its link was read
-                // already and the chain no longer reaches it.
-                unsafe { free_lone(bucket) };
-                self.overflow.lone -= 1;
-            }
+            self.overflow.lone -= usize::from(!old.contains(bucket));
         }
         moved
     }

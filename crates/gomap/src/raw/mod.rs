@@ -118,8 +118,7 @@ impl<K, V> RawTable<K, V> {
                 + self
                     .retired
                     .as_ref()
-                    .map_or(0, |retired| core::mem::size_of_val::<alloc::BucketArray<K, V>>(retired) + retired.bytes())
-                + self.overflow.lone * alloc::lone_bytes::<K, V>(),
+                    .map_or(0, |retired| core::mem::size_of_val::<alloc::BucketArray<K, V>>(retired) + retired.bytes()),
             growth: self.growth_counters(),
         }
     }

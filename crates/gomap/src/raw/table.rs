@@ -5,10 +5,9 @@
 
 use core::marker::PhantomData;
 use core::mem;
-use core::ops::Range;
 use core::ptr;
 
-use super::alloc::{alloc_lone, free_lone, lone_bytes, ArrayView, BucketArray, RETIRE_STEP};
+use super::alloc::{lone_bytes, BucketArray, RETIRE_STEP};
 use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 use super::cursor::CursorTag;
 use super::observe::Observer;
@@ -162,7 +161,7 @@ impl Overflow {
             Some(bucket) => (bucket, false),
             None => {
                 self.lone += 1;
-                (alloc_lone(), true)
+                (array.alloc_lone(), true)
             }
         };
         observer.note_overflow(array.b(), separately);
@@ -185,23 +184,6 @@ impl Overflow {
             let mask = (1u64 << (b - 15).min(63)) - 1;
             if self.rng & mask == 0 {
                 self.noverflow = self.noverflow.saturating_add(1);
-            }
-        }
-    }
-
-    /// Frees the lone buckets linked from chains `chains` of `array`. Callers zero or free
-    /// the array right after, so the dangling links left behind are never followed.
-    pub(super) fn free_lone_in<K, V>(&mut self, array: ArrayView<K, V>, chains: Range<usize>) {
-        for i in chains {
-            let mut next = array.next(array.bucket(i));
-            while let Some(bucket) = next {
-                next = array.next(bucket);
-                if !array.contains(bucket) {
-                    // SAFETY: a lone bucket from `alloc_lone`, linked once; its own link was
-                    // read above, and nothing follows the link to it again.
-                    unsafe { free_lone(bucket) };
-                    self.lone -= 1;
-                }
             }
         }
     }
@@ -653,7 +635,8 @@ impl<K, V> RawTable<K, V> {
     pub(crate) fn reset_empty(&mut self) {
         self.note_growth_abandoned("clear");
         self.cursor.entries_moved();
-        self.free_lone_overflow();
+        // The arrays own their lone overflow buckets: zeroing or dropping them frees those.
+        self.overflow.lone = 0;
         self.old = None;
         self.retired = None;
         self.buckets.zero();
@@ -680,19 +663,6 @@ impl<K, V> RawTable<K, V> {
         }
     }
 
-    /// Frees every lone overflow bucket still linked, in the current array and in
-    /// unevacuated old chains (evacuation frees those of the chains it moves).
-    fn free_lone_overflow(&mut self) {
-        if self.overflow.lone == 0 {
-            return;
-        }
-        if let Some(old) = &self.old {
-            self.overflow.free_lone_in(old.view(), self.nevacuate..self.old_buckets());
-        }
-        self.overflow.free_lone_in(self.buckets.view(), 0..self.regular_buckets());
-        debug_assert_eq!(self.overflow.lone, 0);
-    }
-
     /// Regular buckets in the current array (`2^b`), 0 while unallocated.
     pub(super) fn regular_buckets(&self) -> usize {
         if self.buckets.is_unallocated() {
@@ -706,15 +676,10 @@ impl<K, V> RawTable<K, V> {
 impl<K, V> Drop for RawTable<K, V> {
     fn drop(&mut self) {
         self.note_growth_abandoned("drop");
-        struct FreeOnExit<'a, K, V>(&'a mut RawTable<K, V>);
-        impl<K, V> Drop for FreeOnExit<'_, K, V> {
-            fn drop(&mut self) {
-                self.0.free_lone_overflow();
-            }
-        }
-        let guard = FreeOnExit(self);
-        if guard.0.count > 0 {
-            guard.0.drop_entries();
+        // The arrays, and with them the lone overflow buckets, go after this (also when a
+        // key's or value's `Drop` panics here).
+        if self.count > 0 {
+            self.drop_entries();
         }
     }
 }
