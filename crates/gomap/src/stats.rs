@@ -43,11 +43,11 @@ pub struct MapStats {
     pub tombstones: usize,
     /// `len / buckets`. A growth starts above 6.5 (above 8 for a single bucket).
     pub load_factor: f64,
-    /// Heap bytes the table holds: bucket arrays (both, during a growth, less what has
-    /// already been released; after it, the old array's remains and their small
-    /// bookkeeping record, until the last is released) and separately allocated overflow
-    /// buckets. Large arrays are
-    /// mapped from the system directly, so a counting global allocator does not see them.
+    /// Heap bytes the table holds: bucket arrays with the slabs their lone overflow buckets
+    /// come from (both arrays during a growth, less what has already been released; after
+    /// it, the old array's remains and their small bookkeeping record, until the last is
+    /// released). Large arrays and the slabs are mapped from the system directly, so a
+    /// counting global allocator does not see them.
     pub bytes: usize,
     /// Running totals of the map's growth work since it was created.
     pub growth: GrowthCounters,
@@ -126,11 +126,11 @@ pub struct GrowthCounters {
     /// the insert that started it. The writes a growth took, summed over all growths.
     pub growth_writes: u64,
     /// Overflow buckets linked to a full chain (Go's `newoverflow`), whether taken from an
-    /// array's preallocated pool or allocated on their own. Exact at every `B`, unlike
+    /// array's preallocated pool or beyond it. Exact at every `B`, unlike
     /// [`MapStats::overflow_buckets`], and never reset by a growth.
     pub overflow_allocated: u64,
-    /// Of `overflow_allocated`, those allocated on their own (one heap allocation each)
-    /// because the array's pool was used up.
+    /// Of `overflow_allocated`, those taken beyond the array's preallocated pool (from
+    /// slabs of memory the array allocates as it needs them; Go allocates each on its own).
     pub overflow_allocated_separately: u64,
     /// Times [`GoMap::reserve`](crate::GoMap::reserve) moved every entry at once into a
     /// bigger array.

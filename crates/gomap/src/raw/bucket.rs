@@ -114,8 +114,8 @@ impl<K, V> Data<K, V> {
     const PAIRED: bool = mem::size_of::<Pair<K, V>>() == mem::size_of::<K>() + mem::size_of::<V>();
 }
 
-/// An overflow bucket allocated on its own once the array's pool is used up: its control
-/// word and link directly in front of its data.
+/// An overflow bucket beyond its array's pool, carved from a slab the array owns: its
+/// control word and link directly in front of its data.
 #[repr(C)]
 pub(crate) struct LoneBucket<K, V> {
     ctrl: Ctrl,
@@ -127,10 +127,10 @@ impl<K, V> LoneBucket<K, V> {
     /// The link of the lone bucket whose handle is `b`.
     ///
     /// # Safety
-    /// `b` is the handle of a live lone bucket (from `alloc_lone`).
+    /// `b` is the handle of a live lone bucket (from `BucketArray::alloc_lone`).
     #[inline]
     pub(crate) unsafe fn link_of(b: BucketRef<K, V>) -> *mut Link {
-        // SAFETY: a lone bucket's handle points at the start of its allocation (caller's
+        // SAFETY: a lone bucket's handle points at the start of its `LoneBucket` (caller's
         // contract); `addr_of_mut!` creates no reference.
         unsafe { ptr::addr_of_mut!((*b.ctrl.cast::<LoneBucket<K, V>>()).link) }
     }

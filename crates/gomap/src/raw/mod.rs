@@ -49,8 +49,9 @@
 //! copy readable for iterators, which borrowing makes unnecessary here), re-hashing all of a
 //! chain's keys before moving any, so a panicking `Hash` leaves the table as it was. Old
 //! chains below the mark are never read again, which lets a large old array be unmapped
-//! piece by piece as the mark advances. Separately allocated overflow buckets are freed
-//! when their chain is evacuated, or on clear and drop.
+//! piece by piece as the mark advances. Overflow buckets beyond an array's pool ("lone"
+//! buckets) come from slabs the array owns, and go with it: after a growth, one slab per
+//! write, like the rest of the old array; on clear and drop, at once.
 //!
 //! # Invariants
 //!

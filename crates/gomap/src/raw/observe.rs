@@ -55,7 +55,7 @@ pub(crate) struct Observer {
 
 impl Observer {
     /// An overflow bucket was linked to a chain of an array of `2^b` buckets (Go's
-    /// `newoverflow`); `separately`: allocated on its own rather than taken from the pool.
+    /// `newoverflow`); `separately`: a lone bucket, beyond the pool.
     #[inline]
     pub(super) fn note_overflow(&mut self, b: u8, separately: bool) {
         self.counters.overflow_allocated += 1;

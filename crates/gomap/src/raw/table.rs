@@ -141,7 +141,7 @@ pub(crate) struct Overflow {
     /// Overflow buckets attached since the growth started: exact below b = 16, estimated
     /// above (Go's `noverflow`).
     pub(super) noverflow: u16,
-    /// Lone overflow buckets (allocated once the pool was used up) still linked.
+    /// Lone overflow buckets (taken once the pool was used up) still linked.
     pub(super) lone: usize,
     /// State of the generator behind the estimate.
     rng: u64,
@@ -149,8 +149,8 @@ pub(crate) struct Overflow {
 
 impl Overflow {
     /// Links a new overflow bucket after `last`, the last bucket of a chain of `array`
-    /// (Go's `newoverflow`): from the array's preallocated pool while it lasts, then
-    /// allocated on its own.
+    /// (Go's `newoverflow`): from the array's preallocated pool while it lasts, then a lone
+    /// bucket from the array's slabs.
     pub(super) fn attach<K, V>(
         &mut self,
         array: &mut BucketArray<K, V>,
@@ -630,8 +630,8 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// Makes the table empty without dropping entries (they were dropped or moved out):
-    /// frees lone overflow buckets and the old array, re-zeroes the current one, resets the
-    /// counters and draws a new seed.
+    /// frees the old array, re-zeroes the current one (its lone overflow buckets go),
+    /// resets the counters and draws a new seed.
     pub(crate) fn reset_empty(&mut self) {
         self.note_growth_abandoned("clear");
         self.cursor.entries_moved();
