@@ -438,8 +438,8 @@ impl<K, V> Drop for BucketArray<K, V> {
 /// its own, freed when evacuation emptied its chain; at 1e7 keys that was ~300,000 frees in
 /// one growth, and once the last of them joined a large freed region to the top of the
 /// heap, glibc gave it all back in one call: 1–2.5 ms inside one insert (BENCHMARKS.md,
-/// section 2, run 7). Slabs come from `mmap` like large arrays (natively), so the allocator
-/// never holds their memory, and a retired array hands them back one per write.
+/// section 2, run 7). Large slabs come from `mmap` like large arrays (natively), so the
+/// allocator never holds their memory, and a retired array hands them back one per write.
 struct LoneSlabs<K, V> {
     /// Oldest first; only the last has room.
     slabs: Vec<Slab>,
@@ -449,7 +449,8 @@ struct LoneSlabs<K, V> {
 }
 
 impl<K, V> LoneSlabs<K, V> {
-    /// The largest slab, in bytes (the first is one page, each next one twice the last).
+    /// The largest slab, in bytes (the first holds one bucket, each next one is twice the
+    /// last). A small map with a lone bucket or two pays no more than before.
     const MAX_SLAB: usize = RETIRE_STEP;
 
     const fn new() -> Self {
@@ -467,7 +468,7 @@ impl<K, V> LoneSlabs<K, V> {
         if full {
             let bucket = mem::size_of::<LoneBucket<K, V>>();
             let bytes = match self.slabs.last() {
-                None => SLAB_GRAIN.max(bucket),
+                None => bucket,
                 Some(last) => (2 * last.bytes).min(Self::MAX_SLAB.max(bucket)),
             };
             self.slabs.push(Slab::new(
@@ -489,11 +490,15 @@ impl<K, V> LoneSlabs<K, V> {
     }
 }
 
-/// The first slab's size: a page, the unit `mmap` works in.
-const SLAB_GRAIN: usize = 4096;
+/// Slabs at least this large are mapped directly (natively); smaller ones, the first few
+/// of an array, come from the global allocator: a program with many small maps must not
+/// spend a mapping (the kernel allows ~65,000) on each one's first lone bucket, and an
+/// array's small slabs add up to under this, too little for a heap trim to take long.
+#[cfg(all(unix, not(miri)))]
+const SLAB_MAP_FROM: usize = 64 << 10;
 
-/// Zeroed memory for lone buckets: mapped (natively, when the page covers the alignment),
-/// else from the global allocator.
+/// Zeroed memory for lone buckets: mapped (natively, when large and the page covers the
+/// alignment), else from the global allocator.
 struct Slab {
     base: NonNull<u8>,
     bytes: usize,
@@ -504,7 +509,7 @@ struct Slab {
 impl Slab {
     fn new(layout: Layout) -> Slab {
         #[cfg(all(unix, not(miri)))]
-        if layout.align() <= page_size() {
+        if layout.size() >= SLAB_MAP_FROM && layout.align() <= page_size() {
             let bytes = layout.size().div_ceil(page_size()) * page_size();
             // SAFETY: an anonymous private mapping of a fresh region; every argument is
             // valid and the result is checked before use.
@@ -594,8 +599,8 @@ mod tests {
     }
 
     /// Lone buckets come zeroed and distinct from slabs that at most double the memory in
-    /// use, are counted in `bytes`, go one slab per `release_some` call, and all at once on
-    /// `zero`.
+    /// use (the first holds one bucket), are counted in `bytes`, go one slab per
+    /// `release_some` call, and all at once on `zero`.
     #[test]
     fn lone_buckets_come_from_slabs() {
         let n = if cfg!(miri) { 100 } else { 5000 };
@@ -620,8 +625,10 @@ mod tests {
             assert!(calls < 1000, "release never finishes");
         }
         assert!(a.bytes() <= regions, "slabs left after release: {}", a.bytes());
+        // A small map's first lone bucket costs one bucket, not a page or a slab.
         let mut b = BucketArray::<u64, u64>::new(4);
         b.alloc_lone();
+        assert_eq!(b.bytes(), regions + lone_bytes::<u64, u64>());
         b.zero();
         assert_eq!(b.bytes(), regions);
     }
