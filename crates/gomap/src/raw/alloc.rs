@@ -259,28 +259,11 @@ impl<K, V> BucketArray<K, V> {
                 *offset = bytes;
                 bytes += region.size().div_ceil(page) * page;
             }
-            // SAFETY: an anonymous private mapping of a fresh region; every argument is
-            // valid and the result is checked before use.
-            let p = unsafe {
-                libc::mmap(
-                    ptr::null_mut(),
-                    bytes,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                handle_alloc_error(layout);
-            }
-            let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
+            let base = map_zeroed(bytes, layout);
             return (base, offsets, Memory::Mapped { bytes, offsets, released: [0; 3] });
         }
-        // SAFETY: `layout` has a non-zero size (a bucket holds at least its control word).
-        let p = unsafe { alloc_zeroed(layout) };
-        let base = NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout));
-        (base, offsets, Memory::Heap(layout))
+        // (A bucket holds at least its control word: the size is not zero.)
+        (heap_zeroed(layout), offsets, Memory::Heap(layout))
     }
 
     /// log2 of the number of regular buckets.
@@ -511,28 +494,10 @@ impl Slab {
         #[cfg(all(unix, not(miri)))]
         if layout.size() >= SLAB_MAP_FROM && layout.align() <= page_size() {
             let bytes = layout.size().div_ceil(page_size()) * page_size();
-            // SAFETY: an anonymous private mapping of a fresh region; every argument is
-            // valid and the result is checked before use.
-            let p = unsafe {
-                libc::mmap(
-                    ptr::null_mut(),
-                    bytes,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                handle_alloc_error(layout);
-            }
-            let base = NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout));
-            return Slab { base, bytes, layout, mapped: true };
+            return Slab { base: map_zeroed(bytes, layout), bytes, layout, mapped: true };
         }
-        // SAFETY: `layout` has a non-zero size (at least one bucket).
-        let p = unsafe { alloc_zeroed(layout) };
-        let base = NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout));
-        Slab { base, bytes: layout.size(), layout, mapped: false }
+        // (At least one bucket: the size is not zero.)
+        Slab { base: heap_zeroed(layout), bytes: layout.size(), layout, mapped: false }
     }
 }
 
@@ -555,6 +520,37 @@ impl Drop for Slab {
 /// Bytes of one lone overflow bucket.
 pub(crate) const fn lone_bytes<K, V>() -> usize {
     mem::size_of::<LoneBucket<K, V>>()
+}
+
+/// `bytes` (whole pages) of fresh zeroed memory mapped from the system, to be unmapped by
+/// the caller; `layout` is what it is for, reported if the mapping fails.
+#[cfg(all(unix, not(miri)))]
+fn map_zeroed(bytes: usize, layout: Layout) -> NonNull<u8> {
+    // SAFETY: an anonymous private mapping of a fresh region; every argument is valid and
+    // the result is checked before use.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        handle_alloc_error(layout);
+    }
+    NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// Zeroed memory for `layout` (of non-zero size) from the global allocator, to be freed by
+/// the caller with `dealloc` and the same layout.
+fn heap_zeroed(layout: Layout) -> NonNull<u8> {
+    debug_assert_ne!(layout.size(), 0);
+    // SAFETY: the layout's size is not zero (every caller allocates at least one bucket).
+    let p = unsafe { alloc_zeroed(layout) };
+    NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
 }
 
 #[cfg(all(unix, not(miri)))]

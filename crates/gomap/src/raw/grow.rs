@@ -156,8 +156,8 @@ impl<K, V> RawTable<K, V> {
 
     /// Moves every entry of old chain `oi` into the new array, densely, keeping their order:
     /// to bucket `oi` ("X") or, in a doubling, to `oi + 2^oldB` ("Y") by the hash bit that
-    /// the new mask adds. Old slots are marked evacuated; the chain's separately allocated
-    /// overflow buckets are freed. Returns the number of entries moved.
+    /// the new mask adds. Old slots are marked evacuated and the chain is unlinked from its
+    /// overflow buckets, which stay with the old array. Returns the number of entries moved.
     ///
     /// All re-hashing happens before anything moves, so a panicking `Hash` leaves the
     /// table exactly as it was.
@@ -216,17 +216,13 @@ impl<K, V> RawTable<K, V> {
                 - u64::from(EVACUATED_EMPTY - EVACUATED_X) * to_x_here.bytes()
                 - u64::from(EVACUATED_EMPTY - EVACUATED_Y) * to_y_here.bytes();
             bucket.set_tophashes(marks.to_le_bytes());
+            // Its overflow buckets, pool or lone, stay with the old array.
+            self.overflow.lone -= usize::from(!old.contains(bucket));
             b = old.next(bucket);
         }
 
-        // The chain is empty now: unlink it. Its overflow buckets, pool or lone, go with
-        // the old array.
-        let mut b = old.next(head);
+        // The chain is empty now: unlink it.
         old.set_overflow(head, ptr::null_mut());
-        while let Some(bucket) = b {
-            b = old.next(bucket);
-            self.overflow.lone -= usize::from(!old.contains(bucket));
-        }
         moved
     }
 
