@@ -17,7 +17,8 @@
 //!   insert waits for a whole rehash.
 //! * **[`SyncMap`]**: Go's `sync.Map`, for its two cases: keys written once and then read
 //!   very often (a cache that only grows), or threads working on disjoint keys. Reads and
-//!   updates of keys already promoted to its read-only map take no lock at all. Adding keys
+//!   updates of keys already promoted to its read-only map take no lock at all, nor do most
+//!   reads of absent keys (a filter of new keys rules them out, which Go cannot). Adding keys
 //!   is slower, and every promotion cycle copies the map once (O(n), under its mutex).
 //! * **[`CowMap`]**: data read constantly and changed rarely, such as configuration or
 //!   routing tables. A read loads an immutable snapshot without waiting; a write copies the
@@ -79,6 +80,7 @@
 
 mod checked;
 mod cow;
+mod new_keys;
 mod sharded;
 mod shim;
 mod sync_map;

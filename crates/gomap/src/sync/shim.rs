@@ -10,18 +10,25 @@
 use core::cell::{Cell, RefCell};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
 pub(crate) use self::loom_locks::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The hasher of `SyncMap`'s filter of new keys: seeded randomly, except under loom, which
+/// needs every execution of a model to touch the same atomics (the filter's words).
+#[cfg(not(loom))]
+pub(crate) type NewKeyHasher = foldhash::fast::RandomState;
+#[cfg(loom)]
+pub(crate) type NewKeyHasher = foldhash::fast::FixedState;
 
 /// loom's locks with parking_lot's API (no poisoning, `try_*` returning `Option`).
 #[cfg(loom)]

@@ -12,11 +12,18 @@
 //!   entries, shared) plus the keys added since. `amended` tells that it has such keys.
 //!
 //! A key missing from `read` costs a lock and a *miss*; once the misses reach `dirty`'s
-//! length, `dirty` is promoted: it becomes the new `read` (O(1): one pointer store), and the
+//! length, `dirty` is promoted: it becomes the new `read` (one pointer store, and a zeroed
+//! filter of n/16 words, below), and the
 //! next new key rebuilds `dirty` by copying `read` (O(n), once per promotion cycle). Deleted
 //! entries of `read` are *expunged* during that copy and left out of `dirty`, so they vanish
 //! at the next promotion: a store to an expunged entry must take the lock and put the entry
 //! back into `dirty` first.
+//!
+//! Beyond Go: each read-only map carries a Bloom filter of the keys added to `dirty` since
+//! it was published ([`NewKeys`]). A lookup that misses `read` while it is amended asks the
+//! filter first, and a key the filter rules out (most absent keys) returns without the
+//! mutex and without counting a miss. In Go every such lookup locks, so reads of absent keys
+//! serialise all threads and keep promoting `dirty`.
 //!
 //! An entry's value is an `Arc<Slot>`: `Value(v)`, `Deleted` (Go's `nil`) or `Expunged`
 //! (Go's sentinel pointer). Every transition is a compare-and-swap of that `Arc`; only
@@ -32,10 +39,11 @@
 
 use core::borrow::Borrow;
 use core::fmt;
-use core::hash::Hash;
+use core::hash::{BuildHasher, Hash};
 use core::sync::atomic::Ordering::SeqCst;
 
-use super::shim::{Arc, AtomicArc, AtomicBool, Mutex};
+use super::new_keys::NewKeys;
+use super::shim::{Arc, AtomicArc, AtomicBool, Mutex, NewKeyHasher};
 use crate::GoMap;
 
 /// A concurrent map with Go's `sync.Map` algorithm: lock-free loads, lock-free updates of
@@ -66,6 +74,8 @@ pub struct SyncMap<K, V> {
     read: AtomicArc<ReadOnly<K, V>>,
     /// Go's `mu`, `dirty` and `misses`.
     dirty: Mutex<Dirty<K, V>>,
+    /// Hashes keys for the read-only map's [`NewKeys`] filter.
+    new_key_hasher: NewKeyHasher,
 }
 
 type EntryMap<K, V> = GoMap<K, Arc<Entry<V>>>;
@@ -76,6 +86,8 @@ struct ReadOnly<K, V> {
     /// Whether `dirty` holds keys that `m` lacks. Only ever set (with `dirty` locked) on a
     /// published map; a promotion publishes a new map with it clear.
     amended: AtomicBool,
+    /// The keys added to `dirty` while this map is `read` (beyond Go: see [`NewKeys`]).
+    new_keys: NewKeys,
 }
 
 struct Dirty<K, V> {
@@ -218,7 +230,7 @@ impl<V: PartialEq> Entry<V> {
 
 impl<K, V> ReadOnly<K, V> {
     fn new(m: EntryMap<K, V>) -> Self {
-        ReadOnly { m, amended: AtomicBool::new(false) }
+        ReadOnly { new_keys: NewKeys::for_map_of(m.len()), m, amended: AtomicBool::new(false) }
     }
 
     fn amended(&self) -> bool {
@@ -238,7 +250,14 @@ impl<K, V> SyncMap<K, V> {
         SyncMap {
             read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::new()))),
             dirty: Mutex::new(Dirty { m: None, misses: 0 }),
+            new_key_hasher: NewKeyHasher::default(),
         }
+    }
+
+    /// Whether `key`, absent from `read.m`, may be in `dirty`: Go's `read.amended`, refined
+    /// by the filter of keys added since `read` was published.
+    fn may_be_new<Q: Hash + ?Sized>(&self, read: &ReadOnly<K, V>, key: &Q) -> bool {
+        read.amended() && read.new_keys.may_contain(self.new_key_hasher.hash_one(key))
     }
 
     /// Go's `missLocked`: counts a miss and promotes `dirty` once the misses reach its length.
@@ -260,7 +279,8 @@ where
     K: Eq + Hash + Clone,
     V: Clone,
 {
-    /// The value of `key` (Go's `Load`). Lock-free when the key is in the read-only map.
+    /// The value of `key` (Go's `Load`). Lock-free when the key is in the read-only map, and
+    /// for most absent keys.
     ///
     /// ```
     /// let map = gomap::sync::SyncMap::new();
@@ -278,7 +298,7 @@ where
             if let Some(e) = read.m.get(key) {
                 return e.load();
             }
-            if !read.amended() {
+            if !self.may_be_new(&read, key) {
                 return None;
             }
         }
@@ -288,7 +308,7 @@ where
         if let Some(e) = read.m.get(key) {
             return e.load();
         }
-        if !read.amended() {
+        if !self.may_be_new(&read, key) {
             return None;
         }
         let value = dirty.m.as_ref().and_then(|m| m.get(key)).and_then(|e| e.load());
@@ -358,6 +378,8 @@ where
             }
             read.amended.store(true, SeqCst);
         }
+        // Before the key is in `dirty`: see `NewKeys`.
+        read.new_keys.insert(self.new_key_hasher.hash_one(&key));
         dirty.m.as_mut().expect("built above").insert(key, Arc::new(Entry::new(value)));
     }
 
@@ -447,7 +469,7 @@ where
             if let Some(e) = read.m.get(key) {
                 return e.delete_with(f);
             }
-            if !read.amended() {
+            if !self.may_be_new(&read, key) {
                 return None;
             }
         }
@@ -457,7 +479,7 @@ where
             drop(dirty);
             return e.delete_with(f);
         }
-        if !read.amended() {
+        if !self.may_be_new(&read, key) {
             return None;
         }
         // A key only in `dirty` leaves it for good (TestIssue40999), and counts a miss.
@@ -595,7 +617,7 @@ where
             if let Some(e) = read.m.get(key) {
                 return e.try_compare_and_swap(old, new);
             }
-            if !read.amended() {
+            if !self.may_be_new(&read, key) {
                 return false;
             }
         }
@@ -632,13 +654,13 @@ where
             let read = self.read.load();
             match read.m.get(key) {
                 Some(e) => Some(Arc::clone(e)),
-                None if !read.amended() => None,
+                None if !self.may_be_new(&read, key) => None,
                 None => {
                     let mut dirty = self.dirty.lock();
                     let read = self.read.load();
                     match read.m.get(key) {
                         Some(e) => Some(Arc::clone(e)),
-                        None if !read.amended() => None,
+                        None if !self.may_be_new(&read, key) => None,
                         None => {
                             // The key stays in `dirty`: it is expunged at a later promotion.
                             let e = dirty.m.as_ref().and_then(|m| m.get(key)).cloned();
@@ -672,6 +694,32 @@ where
             true
         });
         map.finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::SyncMap;
+
+    /// Loads of absent keys while `dirty` holds a new key: Go locks and counts a miss for
+    /// each (and promotes after `len(dirty)` of them); here the filter turns them away.
+    #[test]
+    fn absent_keys_do_not_take_the_locked_path() {
+        let map = SyncMap::new();
+        for i in 0..100 {
+            map.store(i, i);
+        }
+        map.range(|_, _| true); // promote: all 100 in `read`
+        map.store(1000, 1000); // amended: `dirty` holds a key `read` lacks
+        let absent = 2000..4000;
+        assert!(absent.clone().all(|k| map.load(&k).is_none() && map.load_and_delete(&k).is_none()));
+        let misses = map.dirty.lock().misses;
+        // 8 filter words, one key: each absent key passes with probability about 1/4096.
+        assert!(misses <= 8, "{misses} absent keys took the locked path");
+        assert!(map.read.load().amended(), "absent keys promoted `dirty`");
+        // The new key is found, through the lock, as in Go.
+        assert_eq!(map.load(&1000), Some(1000));
+        assert_eq!(map.dirty.lock().misses, misses + 1);
     }
 }
 
@@ -759,6 +807,34 @@ mod loom_tests {
             assert_eq!(map.load(&1), Some(1));
             assert_eq!(map.load(&2), Some(2));
             assert_eq!(map.len(), 2);
+        });
+    }
+
+    /// A new key goes into `dirty` while another thread loads it. A load ordered after the
+    /// store (by the flag) must find it: the filter of new keys may not turn it away.
+    #[test]
+    fn new_key_is_seen_by_a_load_after_it() {
+        use loom::sync::atomic::{AtomicBool, Ordering};
+        loom::model(|| {
+            let map = Arc::new(SyncMap::new());
+            map.store(1, 1);
+            map.range(|_, _| true); // promote key 1
+            map.store(3, 3); // amended: the filter is in use
+            let stored = Arc::new(AtomicBool::new(false));
+            let (other, flag) = (Arc::clone(&map), Arc::clone(&stored));
+            let t = thread::spawn(move || {
+                other.store(2, 2);
+                flag.store(true, Ordering::Release);
+            });
+            let after = stored.load(Ordering::Acquire);
+            let seen = map.load(&2);
+            if after {
+                assert_eq!(seen, Some(2), "a load after the store missed the new key");
+            } else {
+                assert!(matches!(seen, None | Some(2)), "{seen:?}");
+            }
+            t.join().unwrap();
+            assert_eq!(map.load(&2), Some(2));
         });
     }
 
