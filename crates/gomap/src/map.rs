@@ -604,16 +604,32 @@ where
     /// progress has not moved yet are hashed), so it costs about one clone of each key and
     /// value. `hash_builder.clone()` must hash like the original, as `BuildHasher` expects.
     fn clone(&self) -> Self {
-        self.clone_filtered(|k, v| Some((k.clone(), v.clone())))
+        let hasher = make_hasher(&self.hash_builder, self.table.seed());
+        let table = self.table.clone_with(&hasher, |k, v| (k.clone(), v.clone()));
+        GoMap { table, hash_builder: self.hash_builder.clone() }
     }
 }
 
 impl<K: Hash, V, S: Clone + BuildHasher> GoMap<K, V, S> {
-    /// A copy holding `f` of each entry for which it returns one, built like `clone`
-    /// (which is this with every entry cloned).
-    pub(crate) fn clone_filtered(&self, f: impl FnMut(&K, &V) -> Option<(K, V)>) -> Self {
-        let hasher = make_hasher(&self.hash_builder, self.table.seed());
-        GoMap { table: self.table.clone_with(&hasher, f), hash_builder: self.hash_builder.clone() }
+    /// An empty map with this one's hasher and seed, to [`copy_chains_into`]
+    /// (GoMap::copy_chains_into) (see `RawTable::empty_to_copy_into`).
+    pub(crate) fn empty_to_copy_into(&self) -> Self {
+        GoMap { table: self.table.empty_to_copy_into(), hash_builder: self.hash_builder.clone() }
+    }
+
+    /// One part of a copy made in steps (see `RawTable::copy_chains`): `dup` of the entries
+    /// of the chains from number `start` on, into `into`, until at least `min_entries` were
+    /// visited; where to go on from, or `None` when every entry was visited. This map must
+    /// not change between the parts; `into` may, but must lack the keys `dup` gives.
+    pub(crate) fn copy_chains_into(
+        &self,
+        into: &mut Self,
+        start: usize,
+        min_entries: usize,
+        dup: impl FnMut(&K, &V) -> Option<(K, V)>,
+    ) -> Option<usize> {
+        let hasher = make_hasher(&into.hash_builder, into.table.seed());
+        self.table.copy_chains(&mut into.table, start, min_entries, &hasher, dup)
     }
 }
 

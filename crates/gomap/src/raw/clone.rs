@@ -1,5 +1,6 @@
 //! Copying a table (`Clone` for `GoMap`, and through it every `CowMap` write): chain by
-//! chain into a table of the same size and seed.
+//! chain into a table of the same size and seed; also a few chains at a time, into a
+//! table that meanwhile takes other writes ([`RawTable::copy_chains`], for `SyncMap`).
 //!
 //! With the same `b` and seed, an entry of current chain `i` belongs to chain `i` of the
 //! copy too, so it is copied without hashing its key or comparing it with anything, and
@@ -8,19 +9,14 @@
 //! tombstones: it is what the source would be after `finish_growth` and a compaction.
 
 use super::alloc::{ArrayView, BucketArray};
-use super::bucket::BucketRef;
+use super::bucket::{tophash, BucketRef, EMPTY_ONE};
 use super::table::{NextFree, RawTable, Slot};
 
 impl<K, V> RawTable<K, V> {
-    /// A table with the same `b` and seed holding `dup` of every entry for which it
-    /// returns one. `hasher` is only called on keys of unevacuated old chains. If `dup` or
+    /// A table with the same `b` and seed holding `dup` of every entry. `hasher` is only called on keys of unevacuated old chains. If `dup` or
     /// `hasher` panics, what was copied so far is dropped and `self` is unchanged (it is
     /// only read).
-    pub(crate) fn clone_with(
-        &self,
-        hasher: &impl Fn(&K) -> u64,
-        mut dup: impl FnMut(&K, &V) -> Option<(K, V)>,
-    ) -> Self {
+    pub(crate) fn clone_with(&self, hasher: &impl Fn(&K) -> u64, mut dup: impl FnMut(&K, &V) -> (K, V)) -> Self {
         let mut copy = RawTable::with_b(self.b);
         copy.seed = self.seed;
         if self.count == 0 {
@@ -36,7 +32,7 @@ impl<K, V> RawTable<K, V> {
             Self::each_occupied(array, array.bucket(i), |from| {
                 // SAFETY: an occupied slot of a live bucket holds a key and a value.
                 let (key, value) = unsafe { (&*from.key(), &*from.value()) };
-                let Some((key, value)) = dup(key, value) else { return };
+                let (key, value) = dup(key, value);
                 let to = to.take(&mut copy.overflow, &mut copy.buckets, &mut copy.observer);
                 copy.fill(to, from.tophash(), key, value);
             });
@@ -52,13 +48,90 @@ impl<K, V> RawTable<K, V> {
                     // SAFETY: as above, in an unevacuated chain of the old array.
                     let (key, value) = unsafe { (&*from.key(), &*from.value()) };
                     let hash = hasher(key);
-                    let Some((key, value)) = dup(key, value) else { return };
+                    let (key, value) = dup(key, value);
                     let to = copy.insert_slot(hash);
                     copy.fill(to, from.tophash(), key, value);
                 });
             }
         }
         copy
+    }
+
+    /// An empty table with `self`'s seed, to [`Self::copy_chains`] into: `self`'s size, or
+    /// twice that if `self` is over three quarters full, so that the copy has room for
+    /// some new keys before it must grow (a growth in mid-copy costs the rest of the copy
+    /// a search per entry, and evacuation).
+    pub(crate) fn empty_to_copy_into(&self) -> Self {
+        let b = if self.count > self.limits.entries / 4 * 3 { self.b + 1 } else { self.b };
+        let mut copy = RawTable::with_b(b);
+        copy.seed = self.seed;
+        copy
+    }
+
+    /// One part of a copy of `self` into `into` made in steps (`SyncMap` rebuilding its
+    /// dirty map): `dup` of the entries of the chains from number `start` on, chain by
+    /// chain, until at least `min_entries` were visited (whether or not `dup` kept them).
+    /// Returns the number of the chain to go on from, or `None` once the last chain was
+    /// visited. The current array's chains are numbered first, then the old array's not
+    /// yet evacuated; `self` must not change between the parts of one copy (`SyncMap`
+    /// copies a published, immutable map).
+    ///
+    /// `into` may change between parts, and the keys `dup` gives must be absent from it.
+    /// While `into` is not growing and has room, an entry goes straight to the first free
+    /// slot of its chain, without a search. With the seed and size (or twice the size)
+    /// that [`Self::empty_to_copy_into`] gave it, chain `i` of `self` feeds chain `i` (or
+    /// `i` and `i + 2^b`) of `into`, so that both arrays are walked in address order.
+    /// Otherwise the entry is inserted as a new key, growth work and all.
+    pub(crate) fn copy_chains(
+        &self,
+        into: &mut Self,
+        start: usize,
+        min_entries: usize,
+        hasher: &impl Fn(&K) -> u64,
+        mut dup: impl FnMut(&K, &V) -> Option<(K, V)>,
+    ) -> Option<usize> {
+        let current = if self.count == 0 { 0 } else { self.regular_buckets() };
+        let (old, first_old, old_chains) = match &self.old {
+            Some(old) => (old.view(), self.nevacuate, self.old_buckets() - self.nevacuate),
+            None => (ArrayView::EMPTY, 0, 0),
+        };
+        let array = self.buckets.view();
+        let mut visited = 0;
+        for chain in start..current + old_chains {
+            let (from, head) = if chain < current {
+                (array, array.bucket(chain))
+            } else {
+                let head = old.bucket(first_old + chain - current);
+                // Evacuated chains of the old array hold nothing (they may be released).
+                if head.is_evacuated() {
+                    continue;
+                }
+                (old, head)
+            };
+            Self::each_occupied(from, head, |slot| {
+                visited += 1;
+                // SAFETY: an occupied slot of a live bucket holds a key and a value.
+                let (key, value) = unsafe { (&*slot.key(), &*slot.value()) };
+                let Some((key, value)) = dup(key, value) else { return };
+                let hash = hasher(&key);
+                if into.old.is_none() && !into.buckets.is_unallocated() && !into.growth_due() {
+                    let to = into.insert_slot(hash);
+                    if to.tophash() == EMPTY_ONE {
+                        into.tombstones -= 1;
+                    }
+                    into.fill(to, tophash(hash), key, value);
+                } else {
+                    match into.find_for_write(hash, |_| false, hasher) {
+                        Ok(_) => unreachable!("`eq` accepts no key"),
+                        Err(pos) => _ = into.insert_absent(hash, pos, key, value, hasher),
+                    }
+                }
+            });
+            if visited >= min_entries && chain + 1 < current + old_chains {
+                return Some(chain + 1);
+            }
+        }
+        None
     }
 
     /// Calls `f` with every occupied slot of the chain of `array` starting at `head`, in

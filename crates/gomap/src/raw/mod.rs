@@ -93,10 +93,17 @@ pub(crate) use table::{b_for_hint, RawTable};
 use crate::MapStats;
 
 /// A random 64-bit number, from the standard library's per-process random keys (the same
-/// source as `std`'s `RandomState`), varied on every call.
+/// source as `std`'s `RandomState`), varied on every call. A constant under loom, whose
+/// models must run the same way every time (`gomap::sync` builds on tables).
+#[cfg(not(loom))]
 pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(0u8)
+}
+
+#[cfg(loom)]
+pub(crate) fn random_u64() -> u64 {
+    0x9e37_79b9_7f4a_7c15
 }
 
 impl<K, V> RawTable<K, V> {

@@ -31,7 +31,7 @@ pub(crate) fn over_load_factor(count: usize, b: u8) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct GrowthLimits {
     /// The most entries before a doubling ([`over_load_factor`]).
-    entries: usize,
+    pub(super) entries: usize,
     /// Go's `tooManyOverflowBuckets`: about as many overflow buckets as regular ones. The
     /// threshold stops at 2^15 because `noverflow` is a u16 (and only estimated from
     /// b = 16).
@@ -455,7 +455,7 @@ impl<K, V> RawTable<K, V> {
     /// not while one is in progress; a doubling over the load factor, else a same-size
     /// growth when there are about as many overflow buckets as buckets).
     #[inline]
-    fn growth_due(&self) -> bool {
+    pub(super) fn growth_due(&self) -> bool {
         self.old.is_none() && (self.count >= self.limits.entries || self.overflow.noverflow >= self.limits.overflow)
     }
 

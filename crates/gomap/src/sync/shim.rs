@@ -23,12 +23,13 @@ pub(crate) use std::sync::Arc;
 #[cfg(loom)]
 pub(crate) use self::loom_locks::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// The hasher of `SyncMap`'s filter of new keys: seeded randomly, except under loom, which
-/// needs every execution of a model to touch the same atomics (the filter's words).
+/// The hasher of `SyncMap`'s maps and of its filter of new keys: seeded randomly, except
+/// under loom, which needs every execution of a model to make the same atomic operations
+/// (which filter words, which entries a copy step visits: both follow the hashes).
 #[cfg(not(loom))]
-pub(crate) type NewKeyHasher = foldhash::fast::RandomState;
+pub(crate) type KeyHasher = foldhash::fast::RandomState;
 #[cfg(loom)]
-pub(crate) type NewKeyHasher = foldhash::fast::FixedState;
+pub(crate) type KeyHasher = foldhash::fast::FixedState;
 
 /// loom's locks with parking_lot's API (no poisoning, `try_*` returning `Option`).
 #[cfg(loom)]
