@@ -357,7 +357,9 @@ where
             return None;
         }
         let value = dirty.m.as_ref().and_then(|m| m.get(key)).and_then(|e| e.load());
-        self.miss_locked(&mut dirty);
+        let replaced = self.miss_locked(&mut dirty);
+        drop(dirty);
+        drop((read, replaced));
         value
     }
 
@@ -413,19 +415,22 @@ where
     }
 
     /// Go's `missLocked`: counts a miss (and moves a copy in progress on) and promotes
-    /// `dirty` once the misses reach its length.
-    fn miss_locked(&self, dirty: &mut Dirty<K, V>) {
+    /// `dirty` once the misses reach its length. Returns the read-only map a promotion
+    /// replaced, for the caller to let go of *after* unlocking `dirty` (with any snapshot
+    /// of it): the last owner of a read-only map releases one reference per entry, O(n),
+    /// the work Go leaves to its garbage collector, and no other thread should wait for it.
+    #[must_use = "the replaced read-only map must be released after the mutex"]
+    fn miss_locked(&self, dirty: &mut Dirty<K, V>) -> Option<Arc<ReadOnly<K, V>>> {
         dirty.misses += 1;
         dirty.copy_some(Copying::<K, V>::STEP);
         if dirty.misses < dirty.m.as_ref().map_or(0, GoMap::len) {
-            return;
+            return None;
         }
         debug_assert!(dirty.m.is_some(), "a miss is only counted while `read` is amended");
         dirty.finish_copy();
-        if let Some(m) = dirty.m.take() {
-            self.read.store(Arc::new(ReadOnly::new(m)));
-        }
         dirty.misses = 0;
+        let m = dirty.m.take()?;
+        Some(self.read.swap(Arc::new(ReadOnly::new(m))))
     }
 
     /// A new key (mutex held): the first one since the last promotion starts copying `read`
@@ -478,7 +483,9 @@ where
             e.try_load_or_store(&new).expect("not expunged: the mutex is held")
         } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(&key)) {
             let result = e.try_load_or_store(&new).expect("entries of `dirty` are never expunged");
-            self.miss_locked(&mut dirty);
+            let replaced = self.miss_locked(&mut dirty);
+            drop(dirty);
+            drop((read, replaced));
             result
         } else {
             let actual = new.value().expect("a new value");
@@ -547,8 +554,9 @@ where
         }
         // A key only in `dirty` leaves it for good (TestIssue40999), and counts a miss.
         let entry = dirty.m.as_mut().and_then(|m| m.remove(key));
-        self.miss_locked(&mut dirty);
+        let replaced = self.miss_locked(&mut dirty);
         drop(dirty);
+        drop((read, replaced));
         entry.and_then(|e| e.delete_with(f))
     }
 
@@ -593,8 +601,11 @@ where
         }
         dirty.finish_copy();
         let promoted = Arc::new(ReadOnly::new(dirty.m.take().expect("amended implies a dirty map")));
-        self.read.store(Arc::clone(&promoted));
+        let replaced = self.read.swap(Arc::clone(&promoted));
         dirty.misses = 0;
+        // The replaced map is released after the mutex (see `miss_locked`).
+        drop(dirty);
+        drop((read, replaced));
         promoted
     }
 
@@ -691,7 +702,9 @@ where
             e.try_compare_and_swap(old, new)
         } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(key)).cloned() {
             let swapped = e.try_compare_and_swap(old, new);
-            self.miss_locked(&mut dirty);
+            let replaced = self.miss_locked(&mut dirty);
+            drop(dirty);
+            drop((read, replaced));
             swapped
         } else {
             false
@@ -728,7 +741,9 @@ where
                         None => {
                             // The key stays in `dirty`: it is expunged at a later promotion.
                             let e = dirty.m.as_ref().and_then(|m| m.get(key)).cloned();
-                            self.miss_locked(&mut dirty);
+                            let replaced = self.miss_locked(&mut dirty);
+                            drop(dirty);
+                            drop((read, replaced));
                             e
                         }
                     }
@@ -805,6 +820,45 @@ mod tests {
         }
         assert_eq!(map.len(), n as usize + 1); // promotes: finishes the copy
         assert!(map.dirty.lock().copying.is_none());
+    }
+
+    /// A promotion releases the replaced read-only map, which owns its own copy of every
+    /// key, after unlocking `dirty`: keys whose `Drop` finds the mutex taken say otherwise.
+    #[test]
+    fn the_replaced_map_is_released_after_the_mutex() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        use std::sync::OnceLock;
+
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        struct Probe(u32);
+        static MAP: OnceLock<SyncMap<Probe, u32>> = OnceLock::new();
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        static DROPPED_LOCKED: AtomicUsize = AtomicUsize::new(0);
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                // Only the keys stored below: not the probes that look them up.
+                if let Some(map) = MAP.get().filter(|_| self.0 < 100) {
+                    DROPPED.fetch_add(1, Relaxed);
+                    if map.dirty.try_lock().is_none() {
+                        DROPPED_LOCKED.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+        }
+
+        let map = MAP.get_or_init(SyncMap::new);
+        for i in 0..100 {
+            map.store(Probe(i), i);
+        }
+        map.range(|_, _| true); // promote: the 100 keys in `read`
+        map.store(Probe(1000), 0); // a new `dirty`, with copies of the keys
+        let before = DROPPED.load(Relaxed);
+        // Misses on the new key promote `dirty` and replace `read`, whose keys are dropped.
+        for _ in 0..200 {
+            assert_eq!(map.load(&Probe(1000)), Some(0));
+        }
+        assert!(DROPPED.load(Relaxed) >= before + 100, "the replaced map's keys were not dropped");
+        assert_eq!(DROPPED_LOCKED.load(Relaxed), 0, "keys dropped with the mutex held");
     }
 
     /// Every operation, on a map that is often in the middle of a copy, against a
