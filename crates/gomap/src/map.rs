@@ -611,25 +611,30 @@ where
 }
 
 impl<K: Hash, V, S: Clone + BuildHasher> GoMap<K, V, S> {
-    /// An empty map with this one's hasher and seed, to [`copy_chains_into`]
-    /// (GoMap::copy_chains_into) (see `RawTable::empty_to_copy_into`).
+    /// An empty map with this one's hasher and seed, to
+    /// [`copy_chains_into`](GoMap::copy_chains_into) (see `RawTable::empty_to_copy_into`).
     pub(crate) fn empty_to_copy_into(&self) -> Self {
         GoMap { table: self.table.empty_to_copy_into(), hash_builder: self.hash_builder.clone() }
     }
 
     /// One part of a copy made in steps (see `RawTable::copy_chains`): `dup` of the entries
-    /// of the chains from number `start` on, into `into`, until at least `min_entries` were
-    /// visited; where to go on from, or `None` when every entry was visited. This map must
-    /// not change between the parts; `into` may, but must lack the keys `dup` gives.
+    /// of the chains from number `*next` on, into `into`, until at least `min_entries` were
+    /// visited; whether every entry was. This map must not change between the parts;
+    /// `into` may, but must lack the keys `dup` gives. After a part that panicked, the next
+    /// must be `careful` (it then skips keys `into` has).
     pub(crate) fn copy_chains_into(
         &self,
         into: &mut Self,
-        start: usize,
+        next: &mut usize,
         min_entries: usize,
+        careful: bool,
         dup: impl FnMut(&K, &V) -> Option<(K, V)>,
-    ) -> Option<usize> {
+    ) -> bool
+    where
+        K: Eq,
+    {
         let hasher = make_hasher(&into.hash_builder, into.table.seed());
-        self.table.copy_chains(&mut into.table, start, min_entries, &hasher, dup)
+        self.table.copy_chains(&mut into.table, next, min_entries, careful, &hasher, K::eq, dup)
     }
 }
 

@@ -13,9 +13,9 @@ use super::bucket::{tophash, BucketRef, EMPTY_ONE};
 use super::table::{NextFree, RawTable, Slot};
 
 impl<K, V> RawTable<K, V> {
-    /// A table with the same `b` and seed holding `dup` of every entry. `hasher` is only called on keys of unevacuated old chains. If `dup` or
-    /// `hasher` panics, what was copied so far is dropped and `self` is unchanged (it is
-    /// only read).
+    /// A table with the same `b` and seed holding `dup` of every entry. `hasher` is only
+    /// called on keys of unevacuated old chains. If `dup` or `hasher` panics, what was
+    /// copied so far is dropped and `self` is unchanged (it is only read).
     pub(crate) fn clone_with(&self, hasher: &impl Fn(&K) -> u64, mut dup: impl FnMut(&K, &V) -> (K, V)) -> Self {
         let mut copy = RawTable::with_b(self.b);
         copy.seed = self.seed;
@@ -69,12 +69,12 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// One part of a copy of `self` into `into` made in steps (`SyncMap` rebuilding its
-    /// dirty map): `dup` of the entries of the chains from number `start` on, chain by
+    /// dirty map): `dup` of the entries of the chains from number `*next` on, chain by
     /// chain, until at least `min_entries` were visited (whether or not `dup` kept them).
-    /// Returns the number of the chain to go on from, or `None` once the last chain was
-    /// visited. The current array's chains are numbered first, then the old array's not
-    /// yet evacuated; `self` must not change between the parts of one copy (`SyncMap`
-    /// copies a published, immutable map).
+    /// `*next` moves past each chain once it is copied; returns whether the last one was.
+    /// The current array's chains are numbered first, then the old array's not yet
+    /// evacuated; `self` must not change between the parts of one copy (`SyncMap` copies a
+    /// published, immutable map).
     ///
     /// `into` may change between parts, and the keys `dup` gives must be absent from it.
     /// While `into` is not growing and has room, an entry goes straight to the first free
@@ -82,14 +82,21 @@ impl<K, V> RawTable<K, V> {
     /// that [`Self::empty_to_copy_into`] gave it, chain `i` of `self` feeds chain `i` (or
     /// `i` and `i + 2^b`) of `into`, so that both arrays are walked in address order.
     /// Otherwise the entry is inserted as a new key, growth work and all.
+    ///
+    /// If `dup`, `hasher` or `eq` panics, `*next` is the chain that was being copied, part
+    /// of which may be in `into` already: the next part must be `careful`, and then the
+    /// entries of that chain go in only if `eq` finds no equal key in `into`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn copy_chains(
         &self,
         into: &mut Self,
-        start: usize,
+        next: &mut usize,
         min_entries: usize,
+        careful: bool,
         hasher: &impl Fn(&K) -> u64,
+        eq: impl Fn(&K, &K) -> bool,
         mut dup: impl FnMut(&K, &V) -> Option<(K, V)>,
-    ) -> Option<usize> {
+    ) -> bool {
         let current = if self.count == 0 { 0 } else { self.regular_buckets() };
         let (old, first_old, old_chains) = match &self.old {
             Some(old) => (old.view(), self.nevacuate, self.old_buckets() - self.nevacuate),
@@ -97,16 +104,18 @@ impl<K, V> RawTable<K, V> {
         };
         let array = self.buckets.view();
         let mut visited = 0;
-        for chain in start..current + old_chains {
+        let mut careful = careful;
+        for chain in *next..current + old_chains {
             let (from, head) = if chain < current {
-                (array, array.bucket(chain))
+                (array, Some(array.bucket(chain)))
             } else {
                 let head = old.bucket(first_old + chain - current);
                 // Evacuated chains of the old array hold nothing (they may be released).
-                if head.is_evacuated() {
-                    continue;
-                }
-                (old, head)
+                (old, Some(head).filter(|head| !head.is_evacuated()))
+            };
+            let Some(head) = head else {
+                *next = chain + 1;
+                continue;
             };
             Self::each_occupied(from, head, |slot| {
                 visited += 1;
@@ -114,6 +123,9 @@ impl<K, V> RawTable<K, V> {
                 let (key, value) = unsafe { (&*slot.key(), &*slot.value()) };
                 let Some((key, value)) = dup(key, value) else { return };
                 let hash = hasher(&key);
+                if careful && into.get(hash, |stored| eq(stored, &key)).is_some() {
+                    return; // copied before a panic cut the step short
+                }
                 if into.old.is_none() && !into.buckets.is_unallocated() && !into.growth_due() {
                     let to = into.insert_slot(hash);
                     if to.tophash() == EMPTY_ONE {
@@ -127,11 +139,13 @@ impl<K, V> RawTable<K, V> {
                     }
                 }
             });
-            if visited >= min_entries && chain + 1 < current + old_chains {
-                return Some(chain + 1);
+            *next = chain + 1;
+            careful = false;
+            if visited >= min_entries {
+                break;
             }
         }
-        None
+        *next >= current + old_chains
     }
 
     /// Calls `f` with every occupied slot of the chain of `array` starting at `head`, in

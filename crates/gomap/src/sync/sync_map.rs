@@ -45,6 +45,7 @@
 use core::borrow::Borrow;
 use core::fmt;
 use core::hash::{BuildHasher, Hash};
+use core::mem;
 use core::sync::atomic::Ordering::SeqCst;
 
 use super::new_keys::NewKeys;
@@ -125,6 +126,8 @@ struct Copying<K, V> {
     from: Arc<ReadOnly<K, V>>,
     /// Where the copy goes on ([`GoMap::copy_chains_into`]).
     next_chain: usize,
+    /// Whether the last step panicked (in a key's `Clone`, `Hash` or `Eq`) part way.
+    interrupted: bool,
 }
 
 impl<K, V> Copying<K, V> {
@@ -137,14 +140,17 @@ impl<K, V> Copying<K, V> {
 impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// Moves the copy on by at least `entries` entries, if one is in progress.
     fn copy_some(&mut self, entries: usize) {
-        let Some(copying) = &mut self.copying else { return };
+        let Some(Copying { from, next_chain, interrupted }) = &mut self.copying else { return };
         let m = self.m.as_mut().expect("a copy goes into a dirty map");
-        let next = copying.from.m.copy_chains_into(m, copying.next_chain, entries, |k, e| {
+        // Stays set if a key's `Clone`, `Hash` or `Eq` panics in this step: the next one is
+        // then careful not to copy twice what this one copied of its last chain.
+        let careful = mem::replace(interrupted, true);
+        let done = from.m.copy_chains_into(m, next_chain, entries, careful, |k, e| {
             (!e.try_expunge_locked()).then(|| (k.clone(), Arc::clone(e)))
         });
-        match next {
-            Some(chain) => copying.next_chain = chain,
-            None => self.copying = None,
+        *interrupted = false;
+        if done {
+            self.copying = None;
         }
     }
 
@@ -441,7 +447,7 @@ where
             if dirty.m.is_none() {
                 dirty.m = Some(read.m.empty_to_copy_into());
                 // The mutex is held: the published map is `read`.
-                dirty.copying = Some(Copying { from: self.read.load_full(), next_chain: 0 });
+                dirty.copying = Some(Copying { from: self.read.load_full(), next_chain: 0, interrupted: false });
             }
             read.amended.store(true, SeqCst);
         }
@@ -859,6 +865,57 @@ mod tests {
         }
         assert!(DROPPED.load(Relaxed) >= before + 100, "the replaced map's keys were not dropped");
         assert_eq!(DROPPED_LOCKED.load(Relaxed), 0, "keys dropped with the mutex held");
+    }
+
+    /// Keys whose `Clone` panics in the middle of copy steps: the copy goes on afterwards,
+    /// and no key is copied twice or lost.
+    #[test]
+    fn a_clone_that_panics_in_a_copy_step_loses_and_doubles_nothing() {
+        use std::cell::Cell;
+        use std::collections::HashMap;
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+
+        thread_local! {
+            /// Clones left before one panics.
+            static CLONES_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        #[derive(PartialEq, Eq, Hash, Debug)]
+        struct Key(u32);
+        impl Clone for Key {
+            fn clone(&self) -> Self {
+                let left = CLONES_LEFT.with(|left| left.replace(left.get().wrapping_sub(1)));
+                assert_ne!(left, 0, "clone refused");
+                Key(self.0)
+            }
+        }
+
+        let map = SyncMap::new();
+        let n = if cfg!(miri) { 200 } else { 2000 };
+        for i in 0..n {
+            map.store(Key(i), i);
+        }
+        map.range(|_, _| true); // promote: every key in `read`
+        let mut expected: HashMap<u32, u32> = (0..n).map(|i| (i, i)).collect();
+        let mut panics = 0;
+        for i in n..2 * n {
+            // Every seventh store's copy step gets one clone, then one that panics.
+            CLONES_LEFT.with(|left| left.set(if i % 7 == 3 { 1 } else { usize::MAX }));
+            match catch_unwind(AssertUnwindSafe(|| map.store(Key(i), i))) {
+                Ok(()) => _ = expected.insert(i, i),
+                Err(_) => panics += 1, // the step came before the store: `i` is not in
+            }
+            CLONES_LEFT.with(|left| left.set(usize::MAX));
+            if let Some(m) = &map.dirty.lock().m {
+                m.check_invariants();
+            }
+        }
+        assert!(panics > 10, "only {panics} copy steps panicked");
+        let mut seen = HashMap::new();
+        map.range(|k, &v| {
+            assert!(seen.insert(k.0, v).is_none(), "key {} twice", k.0);
+            true
+        });
+        assert_eq!(seen, expected);
     }
 
     /// Every operation, on a map that is often in the middle of a copy, against a
