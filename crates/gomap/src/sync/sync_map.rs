@@ -890,7 +890,7 @@ mod tests {
         }
 
         let map = SyncMap::new();
-        let n = if cfg!(miri) { 200 } else { 2000 };
+        let n = if cfg!(miri) { 100 } else { 2000 };
         for i in 0..n {
             map.store(Key(i), i);
         }
@@ -898,18 +898,18 @@ mod tests {
         let mut expected: HashMap<u32, u32> = (0..n).map(|i| (i, i)).collect();
         let mut panics = 0;
         for i in n..2 * n {
-            // Every seventh store's copy step gets one clone, then one that panics.
-            CLONES_LEFT.with(|left| left.set(if i % 7 == 3 { 1 } else { usize::MAX }));
+            // Every third store's copy step gets one clone, then one that panics.
+            CLONES_LEFT.with(|left| left.set(if i % 3 == 1 { 1 } else { usize::MAX }));
             match catch_unwind(AssertUnwindSafe(|| map.store(Key(i), i))) {
                 Ok(()) => _ = expected.insert(i, i),
                 Err(_) => panics += 1, // the step came before the store: `i` is not in
             }
             CLONES_LEFT.with(|left| left.set(usize::MAX));
-            if let Some(m) = &map.dirty.lock().m {
-                m.check_invariants();
+            if i % 5 == 0 {
+                map.dirty.lock().m.as_ref().inspect(|m| m.check_invariants());
             }
         }
-        assert!(panics > 10, "only {panics} copy steps panicked");
+        assert!(panics > 2, "only {panics} copy steps panicked");
         let mut seen = HashMap::new();
         map.range(|k, &v| {
             assert!(seen.insert(k.0, v).is_none(), "key {} twice", k.0);
