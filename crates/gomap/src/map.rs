@@ -610,6 +610,15 @@ where
     }
 }
 
+impl<K, V, S> GoMap<K, V, S> {
+    /// One step of taking the map apart (see `RawTable::dismantle_some`): drops the entries
+    /// of chains from number `*next` on until at least `min_entries`, or once there are
+    /// none, gives back a piece of memory; true when nothing is left to give back.
+    pub(crate) fn dismantle_some(&mut self, next: &mut usize, min_entries: usize) -> bool {
+        self.table.dismantle_some(next, min_entries)
+    }
+}
+
 impl<K: Hash, V, S: Clone + BuildHasher> GoMap<K, V, S> {
     /// An empty map with this one's hasher and seed, to
     /// [`copy_chains_into`](GoMap::copy_chains_into) (see `RawTable::empty_to_copy_into`).

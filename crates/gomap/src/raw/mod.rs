@@ -79,6 +79,7 @@ mod alloc;
 mod bucket;
 mod clone;
 mod cursor;
+mod dismantle;
 mod group;
 mod grow;
 mod invariants;

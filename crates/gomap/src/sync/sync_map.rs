@@ -64,6 +64,10 @@ use crate::GoMap;
 /// store waits for the O(n) copy of the map that starts each promotion cycle (Go's first
 /// new key after a promotion does).
 ///
+/// A key's `Hash`, `Eq` and `Clone`, and the `Drop` of the copies of keys that a promotion
+/// leaves behind, may run with the map's mutex held (as in Go, where the dirty map is used
+/// under `mu`): they must not use the same map.
+///
 /// All methods take `&self`; values are returned by clone (use `V = Arc<T>` for big
 /// values). Beyond Go 1.19 it has Go 1.20's `swap`, `compare_and_swap` and
 /// `compare_and_delete`, and `len` and `clear`, which Go's lacks (golang/go#20680).
@@ -107,7 +111,25 @@ struct Dirty<K, V> {
     misses: usize,
     /// The copy of `read` into `m` in progress, if any (beyond Go: see [`Copying`]).
     copying: Option<Copying<K, V>>,
+    /// A replaced read-only map being taken apart, if any (beyond Go: see [`Retiring`]).
+    retiring: Option<Retiring<K, V>>,
 }
+
+/// A read-only map replaced by a promotion, taken apart a few entries at a time by the
+/// locked operations that follow, like the copy. Its entries are shared with the map that
+/// replaced it, so letting go of it is one reference count per entry: O(n) (76–126 ms at
+/// three million keys), which Go's garbage collector does in the background and which would
+/// otherwise fall on one operation. Only a map no snapshot holds any more can be taken
+/// apart; one that a lock-free reader still holds at the promotion is released by the last
+/// of them, at once.
+struct Retiring<K, V> {
+    m: EntryMap<K, V>,
+    /// Where the taking apart goes on (`GoMap::dismantle_some`).
+    next_chain: usize,
+}
+
+/// What a promotion lets go of, to be dropped after the mutex (see `SyncMap::miss_locked`).
+type Released<K, V> = (Option<Arc<ReadOnly<K, V>>>, Option<Retiring<K, V>>);
 
 /// Go's `dirtyLocked` copies the whole read-only map into the new `dirty` at once, under
 /// the mutex: the store of the first new key after a promotion waits O(n) (0.4 s for three
@@ -157,6 +179,26 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// Completes the copy in progress (before `m` is promoted).
     fn finish_copy(&mut self) {
         self.copy_some(usize::MAX);
+    }
+
+    /// Moves the copy and the taking apart of a replaced map on by a step each: the work
+    /// every locked operation that adds a key or counts a miss does.
+    fn step(&mut self) {
+        self.copy_some(Copying::<K, V>::STEP);
+        if let Some(Retiring { m, next_chain }) = &mut self.retiring {
+            if m.dismantle_some(next_chain, Copying::<K, V>::STEP) {
+                self.retiring = None;
+            }
+        }
+    }
+
+    /// Takes the read-only map a promotion replaced: to be taken apart in steps if nothing
+    /// else holds it, else to be let go of after the mutex (with an unfinished earlier one).
+    fn retire(&mut self, replaced: Arc<ReadOnly<K, V>>) -> Released<K, V> {
+        match Arc::try_unwrap(replaced) {
+            Ok(read) => (None, self.retiring.replace(Retiring { m: read.m, next_chain: 0 })),
+            Err(shared) => (Some(shared), None),
+        }
     }
 }
 
@@ -313,7 +355,7 @@ impl<K, V> SyncMap<K, V> {
     pub fn new() -> Self {
         SyncMap {
             read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::default()))),
-            dirty: Mutex::new(Dirty { m: None, misses: 0, copying: None }),
+            dirty: Mutex::new(Dirty { m: None, misses: 0, copying: None, retiring: None }),
             new_key_hasher: KeyHasher::default(),
         }
     }
@@ -363,9 +405,10 @@ where
             return None;
         }
         let value = dirty.m.as_ref().and_then(|m| m.get(key)).and_then(|e| e.load());
-        let replaced = self.miss_locked(&mut dirty);
+        drop(read);
+        let released = self.miss_locked(&mut dirty);
         drop(dirty);
-        drop((read, replaced));
+        drop(released);
         value
     }
 
@@ -420,23 +463,25 @@ where
         }
     }
 
-    /// Go's `missLocked`: counts a miss (and moves a copy in progress on) and promotes
-    /// `dirty` once the misses reach its length. Returns the read-only map a promotion
-    /// replaced, for the caller to let go of *after* unlocking `dirty` (with any snapshot
-    /// of it): the last owner of a read-only map releases one reference per entry, O(n),
-    /// the work Go leaves to its garbage collector, and no other thread should wait for it.
+    /// Go's `missLocked`: counts a miss (and moves the copy and the taking apart of a
+    /// replaced map on) and promotes `dirty` once the misses reach its length. The map a
+    /// promotion replaces is taken apart in steps ([`Retiring`]) if nothing else holds it;
+    /// the caller must hold no snapshot of `read`, and must let go of what this returns
+    /// (a map still held elsewhere, or an earlier one not yet taken apart) *after*
+    /// unlocking `dirty`: releasing a whole map is O(n), and no other thread should wait.
     #[must_use = "the replaced read-only map must be released after the mutex"]
-    fn miss_locked(&self, dirty: &mut Dirty<K, V>) -> Option<Arc<ReadOnly<K, V>>> {
+    fn miss_locked(&self, dirty: &mut Dirty<K, V>) -> Released<K, V> {
         dirty.misses += 1;
-        dirty.copy_some(Copying::<K, V>::STEP);
+        dirty.step();
         if dirty.misses < dirty.m.as_ref().map_or(0, GoMap::len) {
-            return None;
+            return (None, None);
         }
         debug_assert!(dirty.m.is_some(), "a miss is only counted while `read` is amended");
         dirty.finish_copy();
         dirty.misses = 0;
-        let m = dirty.m.take()?;
-        Some(self.read.swap(Arc::new(ReadOnly::new(m))))
+        let Some(m) = dirty.m.take() else { return (None, None) };
+        let replaced = self.read.swap(Arc::new(ReadOnly::new(m)));
+        dirty.retire(replaced)
     }
 
     /// A new key (mutex held): the first one since the last promotion starts copying `read`
@@ -451,7 +496,7 @@ where
             }
             read.amended.store(true, SeqCst);
         }
-        dirty.copy_some(Copying::<K, V>::STEP);
+        dirty.step();
         // Before the key is in `dirty`: see `NewKeys`.
         read.new_keys.insert(self.new_key_hasher.hash_one(&key));
         dirty.m.as_mut().expect("built above").insert(key, Arc::new(Entry::new(value)));
@@ -489,9 +534,10 @@ where
             e.try_load_or_store(&new).expect("not expunged: the mutex is held")
         } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(&key)) {
             let result = e.try_load_or_store(&new).expect("entries of `dirty` are never expunged");
-            let replaced = self.miss_locked(&mut dirty);
+            drop(read);
+            let released = self.miss_locked(&mut dirty);
             drop(dirty);
-            drop((read, replaced));
+            drop(released);
             result
         } else {
             let actual = new.value().expect("a new value");
@@ -560,9 +606,10 @@ where
         }
         // A key only in `dirty` leaves it for good (TestIssue40999), and counts a miss.
         let entry = dirty.m.as_mut().and_then(|m| m.remove(key));
-        let replaced = self.miss_locked(&mut dirty);
+        drop(read);
+        let released = self.miss_locked(&mut dirty);
         drop(dirty);
-        drop((read, replaced));
+        drop(released);
         entry.and_then(|e| e.delete_with(f))
     }
 
@@ -607,11 +654,13 @@ where
         }
         dirty.finish_copy();
         let promoted = Arc::new(ReadOnly::new(dirty.m.take().expect("amended implies a dirty map")));
+        drop(read);
         let replaced = self.read.swap(Arc::clone(&promoted));
         dirty.misses = 0;
-        // The replaced map is released after the mutex (see `miss_locked`).
+        let released = dirty.retire(replaced);
+        // Let go of after the mutex (see `miss_locked`).
         drop(dirty);
-        drop((read, replaced));
+        drop(released);
         promoted
     }
 
@@ -664,7 +713,7 @@ where
         }
         let mut dirty = self.dirty.lock();
         let old_read = self.read.swap(Arc::new(ReadOnly::new(GoMap::default())));
-        let old_dirty = (dirty.m.take(), dirty.copying.take());
+        let old_dirty = (dirty.m.take(), dirty.copying.take(), dirty.retiring.take());
         dirty.misses = 0;
         drop(dirty);
         // Released outside the lock: O(n).
@@ -708,9 +757,10 @@ where
             e.try_compare_and_swap(old, new)
         } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(key)).cloned() {
             let swapped = e.try_compare_and_swap(old, new);
-            let replaced = self.miss_locked(&mut dirty);
+            drop(read);
+            let released = self.miss_locked(&mut dirty);
             drop(dirty);
-            drop((read, replaced));
+            drop(released);
             swapped
         } else {
             false
@@ -747,9 +797,10 @@ where
                         None => {
                             // The key stays in `dirty`: it is expunged at a later promotion.
                             let e = dirty.m.as_ref().and_then(|m| m.get(key)).cloned();
-                            let replaced = self.miss_locked(&mut dirty);
+                            drop(read);
+                            let released = self.miss_locked(&mut dirty);
                             drop(dirty);
-                            drop((read, replaced));
+                            drop(released);
                             e
                         }
                     }
@@ -828,43 +879,45 @@ mod tests {
         assert!(map.dirty.lock().copying.is_none());
     }
 
-    /// A promotion releases the replaced read-only map, which owns its own copy of every
-    /// key, after unlocking `dirty`: keys whose `Drop` finds the mutex taken say otherwise.
+    /// A promotion takes the replaced read-only map (which owns its own copy of every key)
+    /// apart a few entries at a time, over the locked operations that follow.
     #[test]
-    fn the_replaced_map_is_released_after_the_mutex() {
+    fn the_replaced_map_is_taken_apart_in_steps() {
         use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-        use std::sync::OnceLock;
 
         #[derive(Clone, PartialEq, Eq, Hash)]
         struct Probe(u32);
-        static MAP: OnceLock<SyncMap<Probe, u32>> = OnceLock::new();
         static DROPPED: AtomicUsize = AtomicUsize::new(0);
-        static DROPPED_LOCKED: AtomicUsize = AtomicUsize::new(0);
         impl Drop for Probe {
             fn drop(&mut self) {
-                // Only the keys stored below: not the probes that look them up.
-                if let Some(map) = MAP.get().filter(|_| self.0 < 100) {
+                // Only the keys stored first: not the probes that look them up.
+                if self.0 < 100 {
                     DROPPED.fetch_add(1, Relaxed);
-                    if map.dirty.try_lock().is_none() {
-                        DROPPED_LOCKED.fetch_add(1, Relaxed);
-                    }
                 }
             }
         }
 
-        let map = MAP.get_or_init(SyncMap::new);
+        let map = SyncMap::new();
         for i in 0..100 {
             map.store(Probe(i), i);
         }
         map.range(|_, _| true); // promote: the 100 keys in `read`
         map.store(Probe(1000), 0); // a new `dirty`, with copies of the keys
         let before = DROPPED.load(Relaxed);
-        // Misses on the new key promote `dirty` and replace `read`, whose keys are dropped.
-        for _ in 0..200 {
+        // Misses on the new key promote `dirty` and replace `read`.
+        while map.dirty.lock().retiring.is_none() {
             assert_eq!(map.load(&Probe(1000)), Some(0));
         }
-        assert!(DROPPED.load(Relaxed) >= before + 100, "the replaced map's keys were not dropped");
-        assert_eq!(DROPPED_LOCKED.load(Relaxed), 0, "keys dropped with the mutex held");
+        assert!(DROPPED.load(Relaxed) - before < 50, "the replaced map went at once");
+        // Each new key moves the taking apart on.
+        let mut stores = 0;
+        while map.dirty.lock().retiring.is_some() {
+            map.store(Probe(2000 + stores), 0);
+            stores += 1;
+            assert!(stores < 200, "the replaced map is still there");
+        }
+        assert!(stores > 5, "the replaced map went in {stores} steps");
+        assert_eq!(DROPPED.load(Relaxed) - before, 100, "the replaced map's keys");
     }
 
     /// Keys whose `Clone` panics in the middle of copy steps: the copy goes on afterwards,
