@@ -168,8 +168,8 @@ impl<K, V> ArrayView<K, V> {
 
     /// Whether `b` is part of this array (regular or pool bucket), as opposed to a lone
     /// overflow bucket.
-    #[inline]
-    pub(crate) fn contains(self, b: BucketRef<K, V>) -> bool {
+    #[cfg(test)]
+    fn contains(self, b: BucketRef<K, V>) -> bool {
         self.index_of(b.ctrl).is_some()
     }
 }

@@ -8,9 +8,9 @@
 //! moved yet need their hash, to pick their chain. The copy is not growing and has no
 //! tombstones: it is what the source would be after `finish_growth` and a compaction.
 
-use super::alloc::{ArrayView, BucketArray};
-use super::bucket::{tophash, BucketRef, EMPTY_ONE};
-use super::table::{NextFree, RawTable, Slot};
+use super::alloc::BucketArray;
+use super::bucket::{tophash, EMPTY_ONE};
+use super::table::{NextFree, RawTable};
 
 impl<K, V> RawTable<K, V> {
     /// A table with the same `b` and seed holding `dup` of every entry. `hasher` is only
@@ -72,9 +72,8 @@ impl<K, V> RawTable<K, V> {
     /// dirty map): `dup` of the entries of the chains from number `*next` on, chain by
     /// chain, until at least `min_entries` were visited (whether or not `dup` kept them).
     /// `*next` moves past each chain once it is copied; returns whether the last one was.
-    /// The current array's chains are numbered first, then the old array's not yet
-    /// evacuated; `self` must not change between the parts of one copy (`SyncMap` copies a
-    /// published, immutable map).
+    /// Chains are numbered as [`RawTable::numbered_chain`] says; `self` must not change
+    /// between the parts of one copy (`SyncMap` copies a published, immutable map).
     ///
     /// `into` may change between parts, and the keys `dup` gives must be absent from it.
     /// While `into` is not growing and has room, an entry goes straight to the first free
@@ -97,23 +96,11 @@ impl<K, V> RawTable<K, V> {
         eq: impl Fn(&K, &K) -> bool,
         mut dup: impl FnMut(&K, &V) -> Option<(K, V)>,
     ) -> bool {
-        let current = if self.count == 0 { 0 } else { self.regular_buckets() };
-        let (old, first_old, old_chains) = match &self.old {
-            Some(old) => (old.view(), self.nevacuate, self.old_buckets() - self.nevacuate),
-            None => (ArrayView::EMPTY, 0, 0),
-        };
-        let array = self.buckets.view();
+        let chains = if self.count == 0 { 0 } else { self.numbered_chains() };
         let mut visited = 0;
         let mut careful = careful;
-        for chain in *next..current + old_chains {
-            let (from, head) = if chain < current {
-                (array, Some(array.bucket(chain)))
-            } else {
-                let head = old.bucket(first_old + chain - current);
-                // Evacuated chains of the old array hold nothing (they may be released).
-                (old, Some(head).filter(|head| !head.is_evacuated()))
-            };
-            let Some(head) = head else {
+        for chain in *next..chains {
+            let Some((from, head)) = self.numbered_chain(chain) else {
                 *next = chain + 1;
                 continue;
             };
@@ -145,18 +132,6 @@ impl<K, V> RawTable<K, V> {
                 break;
             }
         }
-        *next >= current + old_chains
-    }
-
-    /// Calls `f` with every occupied slot of the chain of `array` starting at `head`, in
-    /// chain order.
-    fn each_occupied(array: ArrayView<K, V>, head: BucketRef<K, V>, mut f: impl FnMut(Slot<K, V>)) {
-        let mut b = Some(head);
-        while let Some(bucket) = b {
-            for index in bucket.group().match_occupied() {
-                f(Slot { bucket, index });
-            }
-            b = array.next(bucket);
-        }
+        *next >= chains
     }
 }

@@ -7,11 +7,11 @@ use core::ptr;
 
 use super::alloc::RETIRE_STEP;
 use super::bucket::EMPTY_ONE;
-use super::table::{RawTable, Slot};
+use super::table::RawTable;
 
 impl<K, V> RawTable<K, V> {
     /// One step of taking the table apart: drops the entries of its chains from number
-    /// `*next` on (numbered as in `copy_chains`), chain by chain, until at least
+    /// `*next` on (see [`RawTable::numbered_chain`]), chain by chain, until at least
     /// `min_entries` were dropped; once none is left, gives back up to `RETIRE_STEP` bytes
     /// of its arrays per call. Returns true when nothing is left to give back; the table
     /// is then an empty shell, to be dropped. The table must not be used in between other
@@ -34,25 +34,11 @@ impl<K, V> RawTable<K, V> {
     }
 
     fn drop_chains(&mut self, next: &mut usize, min_entries: usize) {
-        let current = self.regular_buckets();
-        let (old, first_old, old_chains) = match &self.old {
-            Some(old) => (old.view(), self.nevacuate, self.old_buckets() - self.nevacuate),
-            None => (super::alloc::ArrayView::EMPTY, 0, 0),
-        };
-        let array = self.buckets.view();
+        let chains = self.numbered_chains();
         let mut dropped = 0;
-        while *next < current + old_chains && self.count > 0 {
-            let chain = *next;
-            let (from, head) = if chain < current {
-                (array, Some(array.bucket(chain)))
-            } else {
-                let head = old.bucket(first_old + chain - current);
-                (old, Some(head).filter(|head| !head.is_evacuated()))
-            };
-            let mut b = head;
-            while let Some(bucket) = b {
-                for index in bucket.group().match_occupied() {
-                    let slot = Slot { bucket, index };
+        while *next < chains && self.count > 0 {
+            if let Some((array, head)) = self.numbered_chain(*next) {
+                Self::each_occupied(array, head, |slot| {
                     // SAFETY: an occupied slot holds a key and a value; they are read out
                     // once and the slot is marked empty before either is dropped.
                     let entry = unsafe { (ptr::read(slot.key()), ptr::read(slot.value())) };
@@ -60,10 +46,9 @@ impl<K, V> RawTable<K, V> {
                     self.count -= 1;
                     dropped += 1;
                     drop(entry);
-                }
-                b = from.next(bucket);
+                });
             }
-            *next = chain + 1;
+            *next += 1;
             if dropped >= min_entries {
                 return;
             }

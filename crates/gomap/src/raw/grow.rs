@@ -216,8 +216,6 @@ impl<K, V> RawTable<K, V> {
                 - u64::from(EVACUATED_EMPTY - EVACUATED_X) * to_x_here.bytes()
                 - u64::from(EVACUATED_EMPTY - EVACUATED_Y) * to_y_here.bytes();
             bucket.set_tophashes(marks.to_le_bytes());
-            // Its overflow buckets, pool or lone, stay with the old array.
-            self.overflow.lone -= usize::from(!old.contains(bucket));
             b = old.next(bucket);
         }
 

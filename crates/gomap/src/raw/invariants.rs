@@ -12,7 +12,6 @@ struct ChainCounts {
     occupied: usize,
     tombstones: usize,
     overflow: usize,
-    lone: usize,
 }
 
 impl std::ops::AddAssign for ChainCounts {
@@ -20,7 +19,6 @@ impl std::ops::AddAssign for ChainCounts {
         self.occupied += other.occupied;
         self.tombstones += other.tombstones;
         self.overflow += other.overflow;
-        self.lone += other.lone;
     }
 }
 
@@ -73,7 +71,6 @@ impl<K, V> RawTable<K, V> {
 
         assert_eq!(total.occupied, self.count, "inv 1: count {} but {} occupied slots", self.count, total.occupied);
         assert_eq!(total.tombstones, self.tombstones, "inv 8: tombstone counter");
-        assert_eq!(total.lone, self.overflow.lone, "inv 8: lone overflow bucket counter");
         if self.b < 16 {
             let expected = total.overflow.min(usize::from(u16::MAX));
             assert_eq!(usize::from(self.overflow.noverflow), expected, "inv 8: noverflow");
@@ -133,11 +130,8 @@ impl<K, V> RawTable<K, V> {
                 last_before_rest = top;
             }
             b = array.next(bucket);
-            if let Some(next) = b {
+            if b.is_some() {
                 counts.overflow += 1;
-                if !array.contains(next) {
-                    counts.lone += 1;
-                }
             }
         }
         if !in_rest {

@@ -69,9 +69,8 @@
 //! 5. Old chains below the mark (`nevacuate`) are evacuated: they are never read.
 //! 6. A current chain fed by an unevacuated old chain is empty.
 //! 7. No growth starts while one is in progress; the growth kind and old array agree.
-//! 8. `tombstones` counts the `EMPTY_ONE` slots of all live chains; `separate_overflow`
-//!    counts the linked overflow buckets outside the arrays; below b = 16, `noverflow`
-//!    counts the overflow buckets of the current array.
+//! 8. `tombstones` counts the `EMPTY_ONE` slots of all live chains; below b = 16,
+//!    `noverflow` counts the overflow buckets of the current array.
 //! 9. What is cached for the size agrees with `b`: the current array (unless unallocated)
 //!    has `2^b` regular buckets and the mask `2^b - 1`, and the growth limits are `b`'s.
 

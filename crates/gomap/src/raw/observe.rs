@@ -156,10 +156,6 @@ impl<K, V> RawTable<K, V> {
             "counters: growths started != finished + abandoned + in progress ({c:?})"
         );
         assert!(c.buckets_evacuated <= c.growth_writes * 2 + c.evacuated_explicitly, "counters: {c:?}");
-        assert!(
-            c.overflow_allocated_separately >= self.overflow.lone as u64,
-            "counters: fewer lone overflow buckets allocated than linked ({c:?})"
-        );
         assert!(c.overflow_allocated >= c.overflow_allocated_separately, "counters: {c:?}");
         if self.b < 16 {
             assert!(c.overflow_allocated >= u64::from(self.overflow.noverflow), "counters: {c:?}");

@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use core::mem;
 use core::ptr;
 
-use super::alloc::{lone_bytes, BucketArray, RETIRE_STEP};
+use super::alloc::{lone_bytes, ArrayView, BucketArray, RETIRE_STEP};
 use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 use super::cursor::CursorTag;
 use super::observe::Observer;
@@ -141,8 +141,6 @@ pub(crate) struct Overflow {
     /// Overflow buckets attached since the growth started: exact below b = 16, estimated
     /// above (Go's `noverflow`).
     pub(super) noverflow: u16,
-    /// Lone overflow buckets (taken once the pool was used up) still linked.
-    pub(super) lone: usize,
     /// State of the generator behind the estimate.
     rng: u64,
 }
@@ -159,10 +157,7 @@ impl Overflow {
     ) -> BucketRef<K, V> {
         let (bucket, separately) = match array.take_pool_bucket() {
             Some(bucket) => (bucket, false),
-            None => {
-                self.lone += 1;
-                (array.alloc_lone(), true)
-            }
+            None => (array.alloc_lone(), true),
         };
         observer.note_overflow(array.b(), separately);
         self.count(array.b());
@@ -251,7 +246,7 @@ impl<K, V> RawTable<K, V> {
             count: 0,
             b,
             same_size_grow: false,
-            overflow: Overflow { noverflow: 0, lone: 0, rng: random_u64() | 1 },
+            overflow: Overflow { noverflow: 0, rng: random_u64() | 1 },
             limits: GrowthLimits::for_b(b),
             seed: random_u64(),
             buckets: if b == 0 { BucketArray::empty() } else { BucketArray::new(b) },
@@ -636,7 +631,6 @@ impl<K, V> RawTable<K, V> {
         self.note_growth_abandoned("clear");
         self.cursor.entries_moved();
         // The arrays own their lone overflow buckets: zeroing or dropping them frees those.
-        self.overflow.lone = 0;
         self.old = None;
         self.retired = None;
         self.buckets.zero();
@@ -669,6 +663,40 @@ impl<K, V> RawTable<K, V> {
             0
         } else {
             1 << self.b
+        }
+    }
+
+    /// How many chains a walk in steps numbers ([`RawTable::numbered_chain`]): the current
+    /// array's, then the old array's from the evacuation mark on.
+    pub(super) fn numbered_chains(&self) -> usize {
+        let old = if self.old.is_some() { self.old_buckets() - self.nevacuate } else { 0 };
+        self.regular_buckets() + old
+    }
+
+    /// Chain number `chain` (below [`RawTable::numbered_chains`]) of a walk in steps: its
+    /// array and head bucket, or `None` for an old chain evacuated since the mark (it holds
+    /// nothing, and its memory may be released). The numbers stay valid while the table is
+    /// not written to (`copy_chains`, `dismantle_some`).
+    pub(super) fn numbered_chain(&self, chain: usize) -> Option<(ArrayView<K, V>, BucketRef<K, V>)> {
+        let current = self.regular_buckets();
+        if chain < current {
+            let array = self.buckets.view();
+            return Some((array, array.bucket(chain)));
+        }
+        let old = self.old.as_ref()?.view();
+        let head = old.bucket(self.nevacuate + chain - current);
+        (!head.is_evacuated()).then_some((old, head))
+    }
+
+    /// Calls `f` with every occupied slot of the chain of `array` starting at `head`, in
+    /// chain order.
+    pub(super) fn each_occupied(array: ArrayView<K, V>, head: BucketRef<K, V>, mut f: impl FnMut(Slot<K, V>)) {
+        let mut b = Some(head);
+        while let Some(bucket) = b {
+            for index in bucket.group().match_occupied() {
+                f(Slot { bucket, index });
+            }
+            b = array.next(bucket);
         }
     }
 }

@@ -49,7 +49,7 @@ use core::mem;
 use core::sync::atomic::Ordering::SeqCst;
 
 use super::new_keys::NewKeys;
-use super::shim::{Arc, AtomicArc, AtomicBool, KeyHasher, Mutex};
+use super::shim::{Arc, AtomicArc, AtomicBool, KeyHasher, Mutex, MutexGuard, Snapshot};
 use crate::GoMap;
 
 /// A concurrent map with Go's `sync.Map` algorithm: lock-free loads, lock-free updates of
@@ -128,13 +128,18 @@ struct Retiring<K, V> {
     next_chain: usize,
 }
 
-/// What a promotion lets go of, to be dropped after the mutex (see `SyncMap::miss_locked`).
+/// What a promotion lets go of, to be dropped after the mutex (see `SyncMap::miss`).
 type Released<K, V> = (Option<Arc<ReadOnly<K, V>>>, Option<Retiring<K, V>>);
+
+/// The fewest entries a locked operation copies, and drops of a replaced map (it does
+/// whole chains): two, so that the copy is over before the misses can promote `dirty` (see
+/// [`Copying`]). One under loom, so that the models' few keys go over several operations.
+const STEP: usize = if cfg!(loom) { 1 } else { 2 };
 
 /// Go's `dirtyLocked` copies the whole read-only map into the new `dirty` at once, under
 /// the mutex: the store of the first new key after a promotion waits O(n) (0.4 s for three
 /// million keys), and so does every thread that needs the mutex meanwhile. Here the copy is
-/// made at least [`Copying::STEP`] entries (whole chains) at a time by the locked operations
+/// made at least [`STEP`] entries (whole chains) at a time by the locked operations
 /// that follow (each one that adds a key or counts a miss), as a `GoMap`'s growth is made by
 /// its writes. Entry by entry it is Go's copy: a deleted entry is expunged when the copy
 /// reaches it, a live one goes into `dirty`. Until then an entry is neither, which is as it
@@ -150,13 +155,6 @@ struct Copying<K, V> {
     next_chain: usize,
     /// Whether the last step panicked (in a key's `Clone`, `Hash` or `Eq`) part way.
     interrupted: bool,
-}
-
-impl<K, V> Copying<K, V> {
-    /// The fewest entries a locked operation copies (it copies whole chains): two, so that
-    /// the copy is over before the misses can promote `dirty` (previous paragraph). One
-    /// under loom, so that the models' few keys are copied over several operations.
-    const STEP: usize = if cfg!(loom) { 1 } else { 2 };
 }
 
 impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
@@ -184,9 +182,9 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// Moves the copy and the taking apart of a replaced map on by a step each: the work
     /// every locked operation that adds a key or counts a miss does.
     fn step(&mut self) {
-        self.copy_some(Copying::<K, V>::STEP);
+        self.copy_some(STEP);
         if let Some(Retiring { m, next_chain }) = &mut self.retiring {
-            if m.dismantle_some(next_chain, Copying::<K, V>::STEP) {
+            if m.dismantle_some(next_chain, STEP) {
                 self.retiring = None;
             }
         }
@@ -395,7 +393,7 @@ where
                 return None;
             }
         }
-        let mut dirty = self.dirty.lock();
+        let dirty = self.dirty.lock();
         // A promotion may have happened while we waited for the lock.
         let read = self.read.load();
         if let Some(e) = read.m.get(key) {
@@ -405,10 +403,7 @@ where
             return None;
         }
         let value = dirty.m.as_ref().and_then(|m| m.get(key)).and_then(|e| e.load());
-        drop(read);
-        let released = self.miss_locked(&mut dirty);
-        drop(dirty);
-        drop(released);
+        self.miss(read, dirty);
         value
     }
 
@@ -464,24 +459,27 @@ where
     }
 
     /// Go's `missLocked`: counts a miss (and moves the copy and the taking apart of a
-    /// replaced map on) and promotes `dirty` once the misses reach its length. The map a
-    /// promotion replaces is taken apart in steps ([`Retiring`]) if nothing else holds it;
-    /// the caller must hold no snapshot of `read`, and must let go of what this returns
-    /// (a map still held elsewhere, or an earlier one not yet taken apart) *after*
-    /// unlocking `dirty`: releasing a whole map is O(n), and no other thread should wait.
-    #[must_use = "the replaced read-only map must be released after the mutex"]
-    fn miss_locked(&self, dirty: &mut Dirty<K, V>) -> Released<K, V> {
+    /// replaced map on) and promotes `dirty` once the misses reach its length. Takes the
+    /// caller's snapshot of `read` and the mutex, to let go of them in the order this
+    /// needs: the snapshot first, so that a map the promotion replaces can be taken apart
+    /// in steps ([`Retiring`]) when nothing else holds it; then the mutex; then, outside
+    /// it, what the promotion let go of (a map still held elsewhere, or an earlier one not
+    /// yet taken apart): releasing a whole map is O(n), and no other thread should wait.
+    fn miss(&self, read: Snapshot<ReadOnly<K, V>>, mut dirty: MutexGuard<'_, Dirty<K, V>>) {
+        drop(read);
         dirty.misses += 1;
         dirty.step();
         if dirty.misses < dirty.m.as_ref().map_or(0, GoMap::len) {
-            return (None, None);
+            return;
         }
         debug_assert!(dirty.m.is_some(), "a miss is only counted while `read` is amended");
         dirty.finish_copy();
         dirty.misses = 0;
-        let Some(m) = dirty.m.take() else { return (None, None) };
+        let Some(m) = dirty.m.take() else { return };
         let replaced = self.read.swap(Arc::new(ReadOnly::new(m)));
-        dirty.retire(replaced)
+        let released = dirty.retire(replaced);
+        drop(dirty);
+        drop(released);
     }
 
     /// A new key (mutex held): the first one since the last promotion starts copying `read`
@@ -534,10 +532,7 @@ where
             e.try_load_or_store(&new).expect("not expunged: the mutex is held")
         } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(&key)) {
             let result = e.try_load_or_store(&new).expect("entries of `dirty` are never expunged");
-            drop(read);
-            let released = self.miss_locked(&mut dirty);
-            drop(dirty);
-            drop(released);
+            self.miss(read, dirty);
             result
         } else {
             let actual = new.value().expect("a new value");
@@ -606,10 +601,7 @@ where
         }
         // A key only in `dirty` leaves it for good (TestIssue40999), and counts a miss.
         let entry = dirty.m.as_mut().and_then(|m| m.remove(key));
-        drop(read);
-        let released = self.miss_locked(&mut dirty);
-        drop(dirty);
-        drop(released);
+        self.miss(read, dirty);
         entry.and_then(|e| e.delete_with(f))
     }
 
@@ -658,7 +650,7 @@ where
         let replaced = self.read.swap(Arc::clone(&promoted));
         dirty.misses = 0;
         let released = dirty.retire(replaced);
-        // Let go of after the mutex (see `miss_locked`).
+        // Let go of after the mutex (see `miss`).
         drop(dirty);
         drop(released);
         promoted
@@ -751,16 +743,13 @@ where
                 return false;
             }
         }
-        let mut dirty = self.dirty.lock();
+        let dirty = self.dirty.lock();
         let read = self.read.load();
         if let Some(e) = read.m.get(key) {
             e.try_compare_and_swap(old, new)
         } else if let Some(e) = dirty.m.as_ref().and_then(|m| m.get(key)).cloned() {
             let swapped = e.try_compare_and_swap(old, new);
-            drop(read);
-            let released = self.miss_locked(&mut dirty);
-            drop(dirty);
-            drop(released);
+            self.miss(read, dirty);
             swapped
         } else {
             false
@@ -783,30 +772,28 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let entry = {
+        let in_read = {
+            let read = self.read.load();
+            match read.m.get(key) {
+                Some(e) => Some(Arc::clone(e)),
+                None if !self.may_be_new(&read, key) => return false,
+                None => None,
+            }
+        };
+        let entry = in_read.or_else(|| {
+            let dirty = self.dirty.lock();
             let read = self.read.load();
             match read.m.get(key) {
                 Some(e) => Some(Arc::clone(e)),
                 None if !self.may_be_new(&read, key) => None,
                 None => {
-                    let mut dirty = self.dirty.lock();
-                    let read = self.read.load();
-                    match read.m.get(key) {
-                        Some(e) => Some(Arc::clone(e)),
-                        None if !self.may_be_new(&read, key) => None,
-                        None => {
-                            // The key stays in `dirty`: it is expunged at a later promotion.
-                            let e = dirty.m.as_ref().and_then(|m| m.get(key)).cloned();
-                            drop(read);
-                            let released = self.miss_locked(&mut dirty);
-                            drop(dirty);
-                            drop(released);
-                            e
-                        }
-                    }
+                    // The key stays in `dirty`: it is expunged at a later promotion.
+                    let e = dirty.m.as_ref().and_then(|m| m.get(key)).cloned();
+                    self.miss(read, dirty);
+                    e
                 }
             }
-        };
+        });
         entry.is_some_and(|e| e.compare_and_delete(old))
     }
 }
@@ -873,7 +860,7 @@ mod tests {
             let copied = dirty.m.as_ref().map_or(0, |m| m.len());
             assert!(dirty.copying.is_some(), "the copy finished at once");
             // A step, rounded up to whole chains, and the new key.
-            assert!((super::Copying::<i32, i32>::STEP..200).contains(&copied), "{copied} entries copied");
+            assert!((super::STEP..200).contains(&copied), "{copied} entries copied");
         }
         assert_eq!(map.len(), n as usize + 1); // promotes: finishes the copy
         assert!(map.dirty.lock().copying.is_none());
