@@ -39,8 +39,10 @@
 //! Go's garbage collector frees an old `read` map, or a replaced value, once no reader can
 //! see it. Here the same objects are reference counted: a reader's load takes a
 //! `arc_swap::Guard` (which defers the release without touching the shared count), so an
-//! old map or value is dropped by whoever lets go of it last. No unsafe code, no leaks: the
-//! loom models check that every `Arc` is released.
+//! old value is dropped by whoever lets go of it last. An old map, which costs O(n) to let
+//! go of, is kept until its readers are done and then taken apart a few entries at a time
+//! by the locked operations ([`Retiring`]). No unsafe code, no leaks: the loom models check
+//! that every `Arc` is released.
 
 use core::borrow::Borrow;
 use core::fmt;
@@ -113,6 +115,9 @@ struct Dirty<K, V> {
     copying: Option<Copying<K, V>>,
     /// A replaced read-only map being taken apart, if any (beyond Go: see [`Retiring`]).
     retiring: Option<Retiring<K, V>>,
+    /// A replaced read-only map that a lock-free reader still held when it was replaced:
+    /// it waits here until the readers let go, then it is taken apart like any other.
+    held: Option<Arc<ReadOnly<K, V>>>,
 }
 
 /// A read-only map replaced by a promotion, taken apart a few entries at a time by the
@@ -120,8 +125,10 @@ struct Dirty<K, V> {
 /// replaced it, so letting go of it is one reference count per entry: O(n) (76–126 ms at
 /// three million keys), which Go's garbage collector does in the background and which would
 /// otherwise fall on one operation. Only a map no snapshot holds any more can be taken
-/// apart; one that a lock-free reader still holds at the promotion is released by the last
-/// of them, at once.
+/// apart. One that a lock-free reader still holds at the promotion is kept in
+/// [`Dirty::held`], so that the reader's let-go is one reference count, not the whole
+/// map's; a later locked operation that finds it no longer shared takes it apart. (Until
+/// then it stays allocated, as does a map being taken apart.)
 struct Retiring<K, V> {
     m: EntryMap<K, V>,
     /// Where the taking apart goes on (`GoMap::dismantle_some`).
@@ -187,15 +194,23 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
             if m.dismantle_some(next_chain, STEP) {
                 self.retiring = None;
             }
+        } else if let Some(held) = self.held.take() {
+            // The readers may have let go since: then it is ours to take apart.
+            match Arc::try_unwrap(held) {
+                Ok(read) => self.retiring = Some(Retiring { m: read.m, next_chain: 0 }),
+                Err(held) => self.held = Some(held),
+            }
         }
     }
 
-    /// Takes the read-only map a promotion replaced: to be taken apart in steps if nothing
-    /// else holds it, else to be let go of after the mutex (with an unfinished earlier one).
+    /// Takes the read-only map a promotion replaced, to be taken apart in steps: from the
+    /// next step if nothing else holds it, else once its readers let go ([`Dirty::held`]).
+    /// Returns what this displaces (an unfinished earlier one, or one still held), to be
+    /// let go of after the mutex.
     fn retire(&mut self, replaced: Arc<ReadOnly<K, V>>) -> Released<K, V> {
         match Arc::try_unwrap(replaced) {
             Ok(read) => (None, self.retiring.replace(Retiring { m: read.m, next_chain: 0 })),
-            Err(shared) => (Some(shared), None),
+            Err(shared) => (self.held.replace(shared), None),
         }
     }
 }
@@ -353,7 +368,7 @@ impl<K, V> SyncMap<K, V> {
     pub fn new() -> Self {
         SyncMap {
             read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::default()))),
-            dirty: Mutex::new(Dirty { m: None, misses: 0, copying: None, retiring: None }),
+            dirty: Mutex::new(Dirty { m: None, misses: 0, copying: None, retiring: None, held: None }),
             new_key_hasher: KeyHasher::default(),
         }
     }
@@ -635,10 +650,12 @@ where
 
     /// The read-only map with every key, promoting `dirty` if it has more (Range's start).
     fn promoted(&self) -> Arc<ReadOnly<K, V>> {
-        let read = self.read.load_full();
-        if !read.amended() {
-            return read;
-        }
+        {
+            let read = self.read.load_full();
+            if !read.amended() {
+                return read;
+            }
+        } // Let go of: the map it replaces is taken apart in steps only if no one holds it.
         let mut dirty = self.dirty.lock();
         let read = self.read.load_full();
         if !read.amended() {
@@ -705,7 +722,7 @@ where
         }
         let mut dirty = self.dirty.lock();
         let old_read = self.read.swap(Arc::new(ReadOnly::new(GoMap::default())));
-        let old_dirty = (dirty.m.take(), dirty.copying.take(), dirty.retiring.take());
+        let old_dirty = (dirty.m.take(), dirty.copying.take(), dirty.retiring.take(), dirty.held.take());
         dirty.misses = 0;
         drop(dirty);
         // Released outside the lock: O(n).
@@ -905,6 +922,47 @@ mod tests {
         }
         assert!(stores > 5, "the replaced map went in {stores} steps");
         assert_eq!(DROPPED.load(Relaxed) - before, 100, "the replaced map's keys");
+        // A promotion by `range` leaves the map it replaces to the steps too.
+        map.range(|_, _| true);
+        let dirty = map.dirty.lock();
+        assert!(dirty.held.is_none(), "range held on to the map it replaced");
+        assert!(dirty.retiring.as_ref().is_some_and(|r| r.m.len() > 100));
+    }
+
+    /// A replaced read-only map that a reader still holds is kept, not let go of by the
+    /// reader, and taken apart in steps once the reader is done.
+    #[test]
+    fn a_replaced_map_a_reader_holds_is_taken_apart_after_it() {
+        use super::Arc;
+        let map = SyncMap::new();
+        for i in 0..100 {
+            map.store(i, i);
+        }
+        map.range(|_, _| true); // promote: the 100 keys in `read`
+        map.store(1000, 0); // a new `dirty`, with the keys' entries
+        let reader = map.read.load_full(); // what a lock-free reader holds mid-lookup
+        while Arc::ptr_eq(&reader, &map.read.load_full()) {
+            assert_eq!(map.load(&1000), Some(0)); // misses promote `dirty`
+        }
+        assert!(map.dirty.lock().retiring.is_none(), "a map in use was taken apart");
+        assert!(map.dirty.lock().held.as_ref().is_some_and(|held| Arc::ptr_eq(held, &reader)));
+        assert_eq!(reader.m.len(), 100, "the reader's map changed under it");
+        drop(reader);
+        assert_eq!(Arc::strong_count(map.dirty.lock().held.as_ref().expect("kept")), 1);
+        // The reader's let-go left the map to the locked operations, which take it apart.
+        map.store(2000, 0);
+        {
+            let dirty = map.dirty.lock();
+            assert!(dirty.held.is_none() && dirty.retiring.is_some());
+        }
+        let mut stores = 0;
+        while map.dirty.lock().retiring.is_some() {
+            stores += 1;
+            map.store(2000 + stores, 0);
+            assert!(stores < 200, "the replaced map is still there");
+        }
+        assert!(stores > 5, "the replaced map went in {stores} steps");
+        assert_eq!(map.len(), 102 + stores);
     }
 
     /// Keys whose `Clone` panics in the middle of copy steps: the copy goes on afterwards,
@@ -1106,6 +1164,32 @@ mod loom_tests {
             assert_eq!(map.load(&1), Some(1));
             assert_eq!(map.load(&2), Some(2));
             assert_eq!(map.len(), 2);
+        });
+    }
+
+    /// A lock-free reader may hold the read-only map that a promotion replaces: the map is
+    /// then kept until the reader lets go, and taken apart by later locked operations.
+    /// Whoever goes first, nothing is lost and every `Arc` is released (loom checks).
+    #[test]
+    fn a_reader_holds_the_map_a_promotion_replaces() {
+        loom::model(|| {
+            let map = Arc::new(SyncMap::new());
+            map.store(1, 1);
+            map.range(|_, _| true); // promote key 1
+            map.store(2, 2); // only in `dirty`
+            let other = Arc::clone(&map);
+            let t = thread::spawn(move || assert_eq!(other.load(&1), Some(1)));
+            assert_eq!(map.load(&2), Some(2));
+            assert_eq!(map.load(&2), Some(2)); // two misses: promotes
+            t.join().unwrap();
+            let mut next = 3;
+            while map.dirty.lock().held.is_some() || map.dirty.lock().retiring.is_some() {
+                map.store(next, next);
+                next += 1;
+                assert!(next < 10, "the replaced map was never taken apart");
+            }
+            assert_eq!((map.load(&1), map.load(&2)), (Some(1), Some(2)));
+            assert_eq!(map.len(), next as usize - 1);
         });
     }
 
