@@ -138,6 +138,13 @@ impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
     /// An empty map with the default shard count, sized to hold `capacity` entries without
     /// growing (each shard like Go's `make(map[K]V, capacity / shards)`, with some slack).
     ///
+    /// Room to spare also makes lookups faster. A shard filled close to Go's load factor
+    /// holds about 6 entries per bucket, and a lookup of an absent key there costs about
+    /// 1.8 times what it costs at 3 per bucket (a quarter of the buckets are full, so
+    /// the miss goes on to the overflow link; BENCHMARKS.md, `gomap::sync` run 9). For a
+    /// read-mostly map whose size is known, a `capacity` of about twice that size trades
+    /// memory for those lookups.
+    ///
     /// ```
     /// let map = gomap::sync::ShardedMap::with_capacity(1000);
     /// assert!(map.is_empty());
