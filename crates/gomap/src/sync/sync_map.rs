@@ -135,7 +135,14 @@ struct Retiring<K, V> {
     next_chain: usize,
 }
 
-/// What a promotion lets go of, to be dropped after the mutex (see `SyncMap::miss`).
+impl<K, V> Retiring<K, V> {
+    /// The replaced map `replaced`, to take apart, if nothing else holds it any more.
+    fn take(replaced: Arc<ReadOnly<K, V>>) -> Result<Self, Arc<ReadOnly<K, V>>> {
+        Arc::try_unwrap(replaced).map(|read| Retiring { m: read.m, next_chain: 0 })
+    }
+}
+
+/// What a promotion lets go of, to be dropped after the mutex (see `SyncMap::promote`).
 type Released<K, V> = (Option<Arc<ReadOnly<K, V>>>, Option<Retiring<K, V>>);
 
 /// The fewest entries a locked operation copies, and drops of a replaced map (it does
@@ -196,8 +203,8 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
             }
         } else if let Some(held) = self.held.take() {
             // The readers may have let go since: then it is ours to take apart.
-            match Arc::try_unwrap(held) {
-                Ok(read) => self.retiring = Some(Retiring { m: read.m, next_chain: 0 }),
+            match Retiring::take(held) {
+                Ok(retiring) => self.retiring = Some(retiring),
                 Err(held) => self.held = Some(held),
             }
         }
@@ -208,8 +215,8 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// Returns what this displaces (an unfinished earlier one, or one still held), to be
     /// let go of after the mutex.
     fn retire(&mut self, replaced: Arc<ReadOnly<K, V>>) -> Released<K, V> {
-        match Arc::try_unwrap(replaced) {
-            Ok(read) => (None, self.retiring.replace(Retiring { m: read.m, next_chain: 0 })),
+        match Retiring::take(replaced) {
+            Ok(retiring) => (None, self.retiring.replace(retiring)),
             Err(shared) => (self.held.replace(shared), None),
         }
     }
@@ -477,24 +484,31 @@ where
     /// replaced map on) and promotes `dirty` once the misses reach its length. Takes the
     /// caller's snapshot of `read` and the mutex, to let go of them in the order this
     /// needs: the snapshot first, so that a map the promotion replaces can be taken apart
-    /// in steps ([`Retiring`]) when nothing else holds it; then the mutex; then, outside
-    /// it, what the promotion let go of (a map still held elsewhere, or an earlier one not
-    /// yet taken apart): releasing a whole map is O(n), and no other thread should wait.
+    /// in steps ([`Retiring`]) when nothing else holds it; then the mutex, before what the
+    /// promotion displaced ([`SyncMap::promote`]).
     fn miss(&self, read: Snapshot<ReadOnly<K, V>>, mut dirty: MutexGuard<'_, Dirty<K, V>>) {
         drop(read);
         dirty.misses += 1;
         dirty.step();
-        if dirty.misses < dirty.m.as_ref().map_or(0, GoMap::len) {
-            return;
+        if dirty.misses >= dirty.m.as_ref().map_or(0, GoMap::len) {
+            debug_assert!(dirty.m.is_some(), "a miss is only counted while `read` is amended");
+            self.promote(dirty);
         }
-        debug_assert!(dirty.m.is_some(), "a miss is only counted while `read` is amended");
+    }
+
+    /// Go's promotion: `dirty`, its copy finished, becomes the published read-only map
+    /// (`None` without a dirty map), and the map it replaces goes to be taken apart
+    /// ([`Dirty::retire`]). Unlocks `dirty`, then lets go of what that displaced: releasing
+    /// a whole map is O(n), and no other thread should wait for it.
+    fn promote(&self, mut dirty: MutexGuard<'_, Dirty<K, V>>) -> Option<Arc<ReadOnly<K, V>>> {
         dirty.finish_copy();
         dirty.misses = 0;
-        let Some(m) = dirty.m.take() else { return };
-        let replaced = self.read.swap(Arc::new(ReadOnly::new(m)));
+        let promoted = Arc::new(ReadOnly::new(dirty.m.take()?));
+        let replaced = self.read.swap(Arc::clone(&promoted));
         let released = dirty.retire(replaced);
         drop(dirty);
         drop(released);
+        Some(promoted)
     }
 
     /// A new key (mutex held): the first one since the last promotion starts copying `read`
@@ -656,21 +670,13 @@ where
                 return read;
             }
         } // Let go of: the map it replaces is taken apart in steps only if no one holds it.
-        let mut dirty = self.dirty.lock();
+        let dirty = self.dirty.lock();
         let read = self.read.load_full();
         if !read.amended() {
             return read;
         }
-        dirty.finish_copy();
-        let promoted = Arc::new(ReadOnly::new(dirty.m.take().expect("amended implies a dirty map")));
         drop(read);
-        let replaced = self.read.swap(Arc::clone(&promoted));
-        dirty.misses = 0;
-        let released = dirty.retire(replaced);
-        // Let go of after the mutex (see `miss`).
-        drop(dirty);
-        drop(released);
-        promoted
+        self.promote(dirty).expect("amended implies a dirty map")
     }
 
     /// The number of entries. O(n): it counts the live entries of the read-only map after
