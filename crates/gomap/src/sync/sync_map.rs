@@ -41,14 +41,18 @@
 //! `arc_swap::Guard` (which defers the release without touching the shared count), so an
 //! old value is dropped by whoever lets go of it last. An old map, which costs O(n) to let
 //! go of, is kept until its readers are done and then taken apart a few entries at a time
-//! by the locked operations ([`Retiring`]). No unsafe code, no leaks: the loom models check
-//! that every `Arc` is released.
+//! by the operations that follow ([`Retiring`]): the locked ones, and the lock-free ones
+//! that find the mutex free, so that a map that is only read after a promotion gets the
+//! memory back too. No unsafe code, no leaks: the loom models check that every `Arc` is
+//! released.
 
 use core::borrow::Borrow;
 use core::fmt;
 use core::hash::{BuildHasher, Hash};
 use core::mem;
-use core::sync::atomic::Ordering::SeqCst;
+use core::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use crossbeam_utils::CachePadded;
 
 use super::new_keys::NewKeys;
 use super::shim::{Arc, AtomicArc, AtomicBool, KeyHasher, Mutex, MutexGuard, Snapshot};
@@ -68,7 +72,12 @@ use crate::GoMap;
 ///
 /// A key's `Hash`, `Eq` and `Clone`, and the `Drop` of the copies of keys that a promotion
 /// leaves behind, may run with the map's mutex held (as in Go, where the dirty map is used
-/// under `mu`): they must not use the same map.
+/// under `mu`), in any operation (a `load` too: see below): they must not use the same map.
+///
+/// A promotion replaces the read-only map; the old one, which holds its own copy of each
+/// key, is then taken apart a few entries at a time by the operations that follow, where
+/// Go's garbage collector would free it. Lock-free operations lend a hand when the mutex
+/// is free, so a map that is only read after its last promotion gets that memory back.
 ///
 /// All methods take `&self`; values are returned by clone (use `V = Arc<T>` for big
 /// values). Beyond Go 1.19 it has Go 1.20's `swap`, `compare_and_swap` and
@@ -89,10 +98,19 @@ use crate::GoMap;
 pub struct SyncMap<K, V> {
     /// Go's `read`: the lock-free map, replaced only with `dirty` locked.
     read: AtomicArc<ReadOnly<K, V>>,
-    /// Go's `mu`, `dirty` and `misses`.
-    dirty: Mutex<Dirty<K, V>>,
+    /// Go's `mu`, `dirty` and `misses`. On cache lines of its own: the locked operations
+    /// write them, and the lock-free ones should not have to fetch the fields above again
+    /// after each.
+    dirty: CachePadded<Mutex<Dirty<K, V>>>,
     /// Hashes keys for the read-only map's [`NewKeys`] filter.
     new_key_hasher: KeyHasher,
+    /// Whether a replaced read-only map waits in `dirty` to be taken apart
+    /// ([`Dirty::retiring`] or [`Dirty::held`]). Set by a promotion and cleared, with the
+    /// mutex held, by the step that finds nothing left; lock-free operations read it to
+    /// know whether to lend a hand ([`SyncMap::lend_a_hand`]). Only a hint: what it
+    /// speaks of is read and changed under the mutex, so `Relaxed` is enough, and a stale
+    /// value costs one needless `try_lock` or one operation that does not help.
+    replaced_waiting: AtomicBool,
 }
 
 type EntryMap<K, V> = GoMap<K, Arc<Entry<V>>, KeyHasher>;
@@ -127,8 +145,9 @@ struct Dirty<K, V> {
 /// otherwise fall on one operation. Only a map no snapshot holds any more can be taken
 /// apart. One that a lock-free reader still holds at the promotion is kept in
 /// [`Dirty::held`], so that the reader's let-go is one reference count, not the whole
-/// map's; a later locked operation that finds it no longer shared takes it apart. (Until
-/// then it stays allocated, as does a map being taken apart.)
+/// map's; a later step that finds it no longer shared takes it apart. The steps are taken
+/// by the locked operations and by lock-free ones that find the mutex free
+/// ([`SyncMap::lend_a_hand`]).
 struct Retiring<K, V> {
     m: EntryMap<K, V>,
     /// Where the taking apart goes on (`GoMap::dismantle_some`).
@@ -197,6 +216,12 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// every locked operation that adds a key or counts a miss does.
     fn step(&mut self) {
         self.copy_some(STEP);
+        self.take_apart_some();
+    }
+
+    /// Moves the taking apart of a replaced map on by a step; returns whether a replaced
+    /// map still waits (being taken apart, or held by readers).
+    fn take_apart_some(&mut self) -> bool {
         if let Some(Retiring { m, next_chain }) = &mut self.retiring {
             if m.dismantle_some(next_chain, STEP) {
                 self.retiring = None;
@@ -208,6 +233,7 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
                 Err(held) => self.held = Some(held),
             }
         }
+        self.retiring.is_some() || self.held.is_some()
     }
 
     /// Takes the read-only map a promotion replaced, to be taken apart in steps: from the
@@ -375,8 +401,15 @@ impl<K, V> SyncMap<K, V> {
     pub fn new() -> Self {
         SyncMap {
             read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::default()))),
-            dirty: Mutex::new(Dirty { m: None, misses: 0, copying: None, retiring: None, held: None }),
+            dirty: CachePadded::new(Mutex::new(Dirty {
+                m: None,
+                misses: 0,
+                copying: None,
+                retiring: None,
+                held: None,
+            })),
             new_key_hasher: KeyHasher::default(),
+            replaced_waiting: AtomicBool::new(false),
         }
     }
 
@@ -406,14 +439,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        {
-            let read = self.read.load();
-            if let Some(e) = read.m.get(key) {
-                return e.load();
-            }
-            if !self.may_be_new(&read, key) {
-                return None;
-            }
+        let lock_free = self.lock_free(|read| match read.m.get(key) {
+            Some(e) => Some(e.load()),
+            None => (!self.may_be_new(read, key)).then_some(None),
+        });
+        if let Some(value) = lock_free {
+            return value;
         }
         let dirty = self.dirty.lock();
         // A promotion may have happened while we waited for the lock.
@@ -458,11 +489,8 @@ where
     /// Store and Swap: `f` of the previous slot, or `None` for a new key.
     fn swap_with<R>(&self, key: K, value: V, f: fn(&Slot<V>) -> R) -> Option<R> {
         let new = Arc::new(Slot::Value(value));
-        {
-            let read = self.read.load();
-            if let Some(r) = read.m.get(&key).and_then(|e| e.try_swap(&new, f)) {
-                return Some(r);
-            }
+        if let Some(r) = self.lock_free(|read| read.m.get(&key).and_then(|e| e.try_swap(&new, f))) {
+            return Some(r);
         }
         let mut dirty = self.dirty.lock();
         let read = self.read.load();
@@ -477,6 +505,42 @@ where
         } else {
             self.add_locked(&mut dirty, &read, key, new);
             None
+        }
+    }
+
+    /// The lock-free start of an operation: `f`, given a snapshot of `read`, answers
+    /// (`Some`) or says that the operation needs the mutex (`None`). After an answer, with
+    /// the snapshot let go of, lends a hand with a replaced map ([`SyncMap::lend_a_hand`]).
+    #[inline]
+    fn lock_free<R>(&self, f: impl FnOnce(&ReadOnly<K, V>) -> Option<R>) -> Option<R> {
+        let answer = f(&self.read.load());
+        if answer.is_some() {
+            self.lend_a_hand();
+        }
+        answer
+    }
+
+    /// A lock-free operation's share of taking apart a replaced read-only map: a step, as
+    /// a locked operation takes, if a map waits ([`SyncMap::replaced_waiting`]) and the
+    /// mutex is free. Without it, a map that sees only lock-free operations after a
+    /// promotion (a cache that is only read, the case `sync.Map` is for) would keep the
+    /// replaced map, O(n) memory, for as long as that lasts; Go's garbage collector frees
+    /// it in the background. The caller must have let go of its snapshot of `read`: a map
+    /// that is still held cannot be taken apart.
+    #[inline]
+    fn lend_a_hand(&self) {
+        if self.replaced_waiting.load(Relaxed) {
+            self.take_apart_some();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_apart_some(&self) {
+        if let Some(mut dirty) = self.dirty.try_lock() {
+            if !dirty.take_apart_some() {
+                self.replaced_waiting.store(false, Relaxed);
+            }
         }
     }
 
@@ -506,6 +570,7 @@ where
         let promoted = Arc::new(ReadOnly::new(dirty.m.take()?));
         let replaced = self.read.swap(Arc::clone(&promoted));
         let released = dirty.retire(replaced);
+        self.replaced_waiting.store(true, Relaxed);
         drop(dirty);
         drop(released);
         Some(promoted)
@@ -539,18 +604,12 @@ where
     /// assert_eq!(map.load("gopher"), Some(1));
     /// ```
     pub fn load_or_store(&self, key: K, value: V) -> (V, bool) {
-        {
-            let read = self.read.load();
-            if let Some(v) = read.m.get(&key).and_then(|e| e.load()) {
-                return (v, true);
-            }
+        if let Some(v) = self.lock_free(|read| read.m.get(&key).and_then(|e| e.load())) {
+            return (v, true);
         }
         let new = Arc::new(Slot::Value(value));
-        {
-            let read = self.read.load();
-            if let Some(r) = read.m.get(&key).and_then(|e| e.try_load_or_store(&new)) {
-                return r;
-            }
+        if let Some(r) = self.lock_free(|read| read.m.get(&key).and_then(|e| e.try_load_or_store(&new))) {
+            return r;
         }
         let mut dirty = self.dirty.lock();
         let read = self.read.load();
@@ -610,14 +669,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        {
-            let read = self.read.load();
-            if let Some(e) = read.m.get(key) {
-                return e.delete_with(f);
-            }
-            if !self.may_be_new(&read, key) {
-                return None;
-            }
+        let lock_free = self.lock_free(|read| match read.m.get(key) {
+            Some(e) => Some(e.delete_with(f)),
+            None => (!self.may_be_new(read, key)).then_some(None),
+        });
+        if let Some(deleted) = lock_free {
+            return deleted;
         }
         let mut dirty = self.dirty.lock();
         let read = self.read.load();
@@ -730,6 +787,7 @@ where
         let old_read = self.read.swap(Arc::new(ReadOnly::new(GoMap::default())));
         let old_dirty = (dirty.m.take(), dirty.copying.take(), dirty.retiring.take(), dirty.held.take());
         dirty.misses = 0;
+        self.replaced_waiting.store(false, Relaxed);
         drop(dirty);
         // Released outside the lock: O(n).
         drop((old_read, old_dirty));
@@ -757,15 +815,15 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        {
-            let read = self.read.load();
-            if let Some(e) = read.m.get(key) {
-                return e.try_compare_and_swap(old, new);
-            }
-            if !self.may_be_new(&read, key) {
-                return false;
-            }
+        let mut new = Some(new);
+        let lock_free = self.lock_free(|read| match read.m.get(key) {
+            Some(e) => Some(e.try_compare_and_swap(old, new.take().expect("not taken yet"))),
+            None => (!self.may_be_new(read, key)).then_some(false),
+        });
+        if let Some(swapped) = lock_free {
+            return swapped;
         }
+        let new = new.expect("the lock-free start did not take it");
         let dirty = self.dirty.lock();
         let read = self.read.load();
         if let Some(e) = read.m.get(key) {
@@ -795,15 +853,14 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let in_read = {
-            let read = self.read.load();
-            match read.m.get(key) {
-                Some(e) => Some(Arc::clone(e)),
-                None if !self.may_be_new(&read, key) => return false,
-                None => None,
-            }
-        };
-        let entry = in_read.or_else(|| {
+        let lock_free = self.lock_free(|read| match read.m.get(key) {
+            Some(e) => Some(e.compare_and_delete(old)),
+            None => (!self.may_be_new(read, key)).then_some(false),
+        });
+        if let Some(deleted) = lock_free {
+            return deleted;
+        }
+        let entry = {
             let dirty = self.dirty.lock();
             let read = self.read.load();
             match read.m.get(key) {
@@ -816,7 +873,7 @@ where
                     e
                 }
             }
-        });
+        };
         entry.is_some_and(|e| e.compare_and_delete(old))
     }
 }
@@ -846,6 +903,44 @@ where
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::SyncMap;
+    use core::hash::{Hash, Hasher};
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    /// A key that counts its drops in its counter if it is one of the first hundred: the
+    /// keys a test stores first, not the ones it adds or looks up with.
+    #[derive(Clone)]
+    struct Probe(u32, &'static AtomicUsize);
+
+    impl PartialEq for Probe {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Probe {}
+    impl Hash for Probe {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            self.0.hash(state);
+        }
+    }
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            if self.0 < 100 {
+                self.1.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// `Probe`s 0 to 99, promoted into `read`, and then `Probe(1000)`, which starts a new
+    /// `dirty` with copies of them.
+    fn promoted_probes(dropped: &'static AtomicUsize) -> SyncMap<Probe, u32> {
+        let map = SyncMap::new();
+        for i in 0..100 {
+            map.store(Probe(i, dropped), i);
+        }
+        map.range(|_, _| true);
+        map.store(Probe(1000, dropped), 0);
+        map
+    }
 
     /// Loads of absent keys while `dirty` holds a new key: Go locks and counts a miss for
     /// each (and promotes after `len(dirty)` of them); here the filter turns them away.
@@ -893,36 +988,18 @@ mod tests {
     /// apart a few entries at a time, over the locked operations that follow.
     #[test]
     fn the_replaced_map_is_taken_apart_in_steps() {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-        #[derive(Clone, PartialEq, Eq, Hash)]
-        struct Probe(u32);
         static DROPPED: AtomicUsize = AtomicUsize::new(0);
-        impl Drop for Probe {
-            fn drop(&mut self) {
-                // Only the keys stored first: not the probes that look them up.
-                if self.0 < 100 {
-                    DROPPED.fetch_add(1, Relaxed);
-                }
-            }
-        }
-
-        let map = SyncMap::new();
-        for i in 0..100 {
-            map.store(Probe(i), i);
-        }
-        map.range(|_, _| true); // promote: the 100 keys in `read`
-        map.store(Probe(1000), 0); // a new `dirty`, with copies of the keys
+        let map = promoted_probes(&DROPPED);
         let before = DROPPED.load(Relaxed);
         // Misses on the new key promote `dirty` and replace `read`.
         while map.dirty.lock().retiring.is_none() {
-            assert_eq!(map.load(&Probe(1000)), Some(0));
+            assert_eq!(map.load(&Probe(1000, &DROPPED)), Some(0));
         }
         assert!(DROPPED.load(Relaxed) - before < 50, "the replaced map went at once");
         // Each new key moves the taking apart on.
         let mut stores = 0;
         while map.dirty.lock().retiring.is_some() {
-            map.store(Probe(2000 + stores), 0);
+            map.store(Probe(2000 + stores, &DROPPED), 0);
             stores += 1;
             assert!(stores < 200, "the replaced map is still there");
         }
@@ -969,6 +1046,42 @@ mod tests {
         }
         assert!(stores > 5, "the replaced map went in {stores} steps");
         assert_eq!(map.len(), 102 + stores);
+    }
+
+    /// After a promotion, lock-free operations alone take the replaced map apart in steps,
+    /// also one that a reader held at the promotion, and then stop asking for the mutex.
+    #[test]
+    fn lock_free_operations_take_a_replaced_map_apart() {
+        use super::Arc;
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        let map = promoted_probes(&DROPPED);
+        let probe = Probe(1000, &DROPPED);
+        let reader = map.read.load_full(); // held across the promotion
+        while Arc::ptr_eq(&reader, &map.read.load_full()) {
+            assert_eq!(map.load(&probe), Some(0)); // misses promote `dirty`
+        }
+        assert!(map.replaced_waiting.load(Relaxed));
+        let before = DROPPED.load(Relaxed);
+        // Lock-free operations from here on (every key is in `read`): while the reader
+        // holds the map, they cannot take it apart.
+        for _ in 0..10 {
+            assert_eq!(map.load(&probe), Some(0));
+            map.store(probe.clone(), 0);
+        }
+        assert!(map.dirty.lock().held.is_some(), "a map in use was taken apart");
+        assert_eq!(DROPPED.load(Relaxed), before);
+        drop(reader);
+        let mut loads = 0;
+        while map.replaced_waiting.load(Relaxed) {
+            assert_eq!(map.load(&probe), Some(0));
+            loads += 1;
+            assert!(loads < 200, "the replaced map is still there");
+        }
+        assert!(loads > 5, "the replaced map went in {loads} steps");
+        assert_eq!(DROPPED.load(Relaxed) - before, 100, "the replaced map's keys");
+        let dirty = map.dirty.lock();
+        assert!(dirty.held.is_none() && dirty.retiring.is_none());
+        assert!(dirty.m.is_none(), "lock-free operations added a key");
     }
 
     /// Keys whose `Clone` panics in the middle of copy steps: the copy goes on afterwards,
@@ -1173,21 +1286,29 @@ mod loom_tests {
         });
     }
 
+    /// A map with key 1 in `read` and key 2 only in `dirty`; then, while another thread
+    /// makes `loads` lock-free loads of key 1, two misses on key 2 promote `dirty`, and the
+    /// other thread may hold the replaced map at that moment.
+    fn promoted_during_loads(loads: usize) -> Arc<SyncMap<u32, u32>> {
+        let map = Arc::new(SyncMap::new());
+        map.store(1, 1);
+        map.range(|_, _| true); // promote key 1
+        map.store(2, 2); // only in `dirty`
+        let other = Arc::clone(&map);
+        let t = thread::spawn(move || (0..loads).for_each(|_| assert_eq!(other.load(&1), Some(1))));
+        assert_eq!(map.load(&2), Some(2));
+        assert_eq!(map.load(&2), Some(2)); // two misses: promotes
+        t.join().unwrap();
+        map
+    }
+
     /// A lock-free reader may hold the read-only map that a promotion replaces: the map is
-    /// then kept until the reader lets go, and taken apart by later locked operations.
-    /// Whoever goes first, nothing is lost and every `Arc` is released (loom checks).
+    /// then kept until the reader lets go, and taken apart by later operations. Whoever
+    /// goes first, nothing is lost and every `Arc` is released (loom checks).
     #[test]
     fn a_reader_holds_the_map_a_promotion_replaces() {
         loom::model(|| {
-            let map = Arc::new(SyncMap::new());
-            map.store(1, 1);
-            map.range(|_, _| true); // promote key 1
-            map.store(2, 2); // only in `dirty`
-            let other = Arc::clone(&map);
-            let t = thread::spawn(move || assert_eq!(other.load(&1), Some(1)));
-            assert_eq!(map.load(&2), Some(2));
-            assert_eq!(map.load(&2), Some(2)); // two misses: promotes
-            t.join().unwrap();
+            let map = promoted_during_loads(1);
             let mut next = 3;
             while map.dirty.lock().held.is_some() || map.dirty.lock().retiring.is_some() {
                 map.store(next, next);
@@ -1196,6 +1317,25 @@ mod loom_tests {
             }
             assert_eq!((map.load(&1), map.load(&2)), (Some(1), Some(2)));
             assert_eq!(map.len(), next as usize - 1);
+        });
+    }
+
+    /// After a promotion only lock-free loads follow, in two threads (one may hold the
+    /// replaced map at the promotion, and both may try the mutex at once): they take the
+    /// replaced map apart, and the hint that asks them to is cleared only once it is gone.
+    #[test]
+    fn lock_free_loads_take_a_replaced_map_apart() {
+        use core::sync::atomic::Ordering::Relaxed;
+        loom::model(|| {
+            let map = promoted_during_loads(2);
+            let mut loads = 0;
+            while map.replaced_waiting.load(Relaxed) {
+                assert_eq!(map.load(&2), Some(2));
+                loads += 1;
+                assert!(loads < 4, "the replaced map was never taken apart");
+            }
+            let dirty = map.dirty.lock();
+            assert!(dirty.held.is_none() && dirty.retiring.is_none(), "a replaced map was left");
         });
     }
 
