@@ -1,9 +1,9 @@
 //! `gomap::sync::CowMap`: snapshots, batched updates, panics that publish nothing, writes
-//! from inside update that panic instead of deadlocking, and readers that only ever see
-//! whole updates.
+//! from inside update that panic instead of deadlocking, readers that only ever see
+//! whole updates, and who lets go of a replaced snapshot.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use gomap::sync::CowMap;
 use gomap::GoMap;
@@ -136,4 +136,105 @@ fn readers_see_whole_updates() {
         done.store(true, Ordering::Relaxed);
     });
     assert_eq!(map.len(), 4 * updates as usize, "an update was lost");
+}
+
+/// A value that counts its drops, clones' included, in its test's own counter.
+#[derive(Clone)]
+struct Counted(&'static AtomicUsize);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+const ENTRIES: u32 = scale(1000, 100) as u32;
+
+/// `ENTRIES` counted values, keys `0..ENTRIES`.
+fn counted_map(dropped: &'static AtomicUsize) -> CowMap<u32, Counted> {
+    CowMap::from_map((0..ENTRIES).map(|i| (i, Counted(dropped))).collect())
+}
+
+fn count(dropped: &AtomicUsize) -> usize {
+    dropped.load(Ordering::Relaxed)
+}
+
+/// A snapshot still held when a write replaced it is not freed by its holder's drop (a
+/// reader would pay O(n) there); the reads that follow take it apart a little each.
+#[test]
+fn reads_let_go_of_a_snapshot_held_at_its_replacement() {
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    let n = ENTRIES as usize;
+    let map = counted_map(&DROPPED);
+    let held = map.load();
+    map.insert(ENTRIES, Counted(&DROPPED));
+    drop(held);
+    assert_eq!(count(&DROPPED), 0, "the holder's drop freed the replaced snapshot");
+    let mut reads = 0;
+    while count(&DROPPED) < n {
+        let before = count(&DROPPED);
+        assert!(map.contains_key(&0));
+        reads += 1;
+        assert!(count(&DROPPED) - before < n / 4, "one read let go of most of a snapshot");
+        assert!(reads <= n, "{reads} reads and {} of {n} entries freed", count(&DROPPED));
+    }
+    assert!(reads > 4, "freed in {reads} reads");
+    for _ in 0..100 {
+        assert!(map.contains_key(&0));
+    }
+    assert_eq!(count(&DROPPED), n, "an entry of the replaced snapshot was dropped twice");
+    assert_eq!(map.len(), n + 1);
+    drop(map);
+    // Two snapshots of n and n + 1 values.
+    assert_eq!(count(&DROPPED), 2 * n + 1, "every value is dropped once");
+}
+
+/// An `Arc` from `load` that the caller keeps through many reads is left to the caller,
+/// whose drop frees it; one displaced by a later held snapshot too.
+#[test]
+fn a_snapshot_the_caller_keeps_is_freed_by_the_caller() {
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    let n = ENTRIES as usize;
+    let map = counted_map(&DROPPED);
+    let first = map.load();
+    map.insert(ENTRIES, Counted(&DROPPED));
+    for _ in 0..scale(1000, 100) {
+        assert!(map.contains_key(&0));
+    }
+    assert_eq!(count(&DROPPED), 0);
+    drop(first);
+    assert_eq!(count(&DROPPED), n, "the caller's drop did not free the snapshot it kept");
+
+    let second = map.load();
+    map.insert(ENTRIES + 1, Counted(&DROPPED));
+    let third = map.load();
+    map.insert(ENTRIES + 2, Counted(&DROPPED));
+    drop(second);
+    assert_eq!(count(&DROPPED), 2 * n + 1, "a displaced snapshot was not freed by its last holder");
+    drop(third);
+    drop(map);
+    // Four snapshots of n, n + 1, n + 2 and n + 3 values.
+    assert_eq!(count(&DROPPED), 4 * n + 6, "every value is dropped once");
+}
+
+/// A write frees, after its lock, what the reads have not finished taking apart.
+#[test]
+fn a_write_finishes_what_reads_left() {
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    let n = ENTRIES as usize;
+    let map = counted_map(&DROPPED);
+    drop(map.load());
+    let held = map.load();
+    map.insert(ENTRIES, Counted(&DROPPED));
+    drop(held);
+    for _ in 0..3 {
+        assert!(map.contains_key(&0));
+    }
+    let partly = count(&DROPPED);
+    assert!(partly > 0 && partly < n, "{partly} of {n} freed by three reads");
+    map.insert(ENTRIES + 1, Counted(&DROPPED));
+    assert_eq!(count(&DROPPED), n + (n + 1), "the write left a replaced snapshot behind");
+    drop(map);
+    // Three snapshots of n, n + 1 and n + 2 values.
+    assert_eq!(count(&DROPPED), 3 * n + 3, "every value is dropped once");
 }

@@ -3,14 +3,29 @@
 //! The current map is an immutable `GoMap` published through an [`AtomicArc`] (an
 //! `ArcSwap`): a reader loads it without waiting and without touching a shared reference
 //! count. Writers take a mutex (so no write is lost between two copies), copy the current
-//! map, change the copy and publish it; a snapshot that readers still hold stays alive, and
-//! is freed by the last one to let go.
+//! map, change the copy and publish it.
+//!
+//! # Letting go of replaced snapshots
+//!
+//! Freeing a snapshot is O(n). The writer that replaces it frees it when nothing else
+//! holds it: the writer pays O(n) for its copy anyway. A snapshot that a reader was still
+//! looking into at the swap would otherwise be freed by that reader, as the last to let
+//! go, inside a `get`: a pause of milliseconds on the path that should never wait. So the
+//! writer keeps such a snapshot ([`Replaced::held`]); once its readers are done, the reads
+//! that follow take it apart a few entries at a time ([`Replaced::step`]), each when it
+//! finds the writers' mutex free. A snapshot that stays held through many such reads is
+//! most likely an `Arc` from [`CowMap::load`] that the caller keeps: that one is left to
+//! the caller, whose last drop frees it. The next write frees whatever the reads have not
+//! finished; a map neither read nor written again keeps it until the map is dropped.
 
 use core::borrow::Borrow;
 use core::fmt;
 use core::hash::Hash;
+use core::sync::atomic::Ordering::Relaxed;
 
-use super::shim::{address_of, AtomicArc, HeldMark, Mutex, Snapshot};
+use crossbeam_utils::CachePadded;
+
+use super::shim::{address_of, AtomicArc, AtomicBool, HeldMark, Mutex, Snapshot};
 use crate::GoMap;
 
 #[cfg(loom)]
@@ -42,8 +57,61 @@ const REENTRANT: &str = "gomap::sync::CowMap: the map was written from inside th
 /// ```
 pub struct CowMap<K, V> {
     current: AtomicArc<GoMap<K, V>>,
-    /// Serialises writers, so that no write is lost between copy and publish.
-    writer: Mutex<()>,
+    /// Whether a replaced snapshot waits in `writer` to be let go of: a hint, set by a
+    /// writer and cleared under the mutex by the step that finds nothing left, which tells
+    /// reads whether to lend a hand. What it speaks of is only read and changed under the
+    /// mutex, so `Relaxed` is enough.
+    replaced_waiting: AtomicBool,
+    /// Serialises writers, so that no write is lost between copy and publish; holds the
+    /// replaced snapshots not let go of yet. On cache lines of its own, away from `current`.
+    writer: CachePadded<Mutex<Replaced<K, V>>>,
+}
+
+/// Replaced snapshots that a read held at their swap, on their way out.
+struct Replaced<K, V> {
+    /// The last one, still held when it was replaced, and how many more steps may find it
+    /// held before it is left to its holder.
+    held: Option<(Arc<GoMap<K, V>>, u32)>,
+    /// One that nothing holds any more, being taken apart, and where that goes on
+    /// (`GoMap::dismantle_some`).
+    retiring: Option<(GoMap<K, V>, usize)>,
+}
+
+/// How many steps may find a replaced snapshot still held before it is left to its holder.
+/// A `get` holds its snapshot for well under a microsecond, so a snapshot still held after
+/// this many reads is an `Arc` from `load` that the caller keeps.
+const HELD_TRIES: u32 = if cfg!(loom) { 1 } else { 64 };
+
+/// The fewest entries a step drops (whole chains).
+const STEP: usize = if cfg!(loom) { 1 } else { 8 };
+
+impl<K, V> Replaced<K, V> {
+    /// Takes a replaced snapshot: the writer frees it if nothing else holds it, else it is
+    /// kept for the reads to take apart. Returns what the writer is to drop after the mutex:
+    /// that snapshot, or one kept earlier that this displaces.
+    fn replace(&mut self, replaced: Arc<GoMap<K, V>>) -> Option<Arc<GoMap<K, V>>> {
+        if Arc::strong_count(&replaced) == 1 {
+            return Some(replaced);
+        }
+        self.held.replace((replaced, HELD_TRIES)).map(|(earlier, _)| earlier)
+    }
+
+    /// Moves the letting go on by a step; returns whether a replaced snapshot still waits.
+    fn step(&mut self) -> bool {
+        if let Some((map, next_chain)) = &mut self.retiring {
+            if map.dismantle_some(next_chain, STEP) {
+                self.retiring = None;
+            }
+        } else if let Some((held, tries)) = self.held.take() {
+            match Arc::try_unwrap(held) {
+                Ok(map) => self.retiring = Some((map, 0)),
+                Err(held) if tries > 0 => self.held = Some((held, tries - 1)),
+                // Left to its holder (see `HELD_TRIES`), whose last drop frees it.
+                Err(held) => drop(held),
+            }
+        }
+        self.retiring.is_some() || self.held.is_some()
+    }
 }
 
 impl<K, V> CowMap<K, V> {
@@ -66,10 +134,16 @@ impl<K, V> CowMap<K, V> {
     /// assert_eq!(map.get("b"), Some(2));
     /// ```
     pub fn from_map(map: GoMap<K, V>) -> Self {
-        CowMap { current: AtomicArc::new(Arc::new(map)), writer: Mutex::new(()) }
+        CowMap {
+            current: AtomicArc::new(Arc::new(map)),
+            replaced_waiting: AtomicBool::new(false),
+            writer: CachePadded::new(Mutex::new(Replaced { held: None, retiring: None })),
+        }
     }
 
-    /// The current snapshot: an immutable map that later writes do not change.
+    /// The current snapshot: an immutable map that later writes do not change. Once a write
+    /// has replaced it, the caller's last drop of it may free it, O(n) (see
+    /// [`get`](CowMap::get) for reads that never pay that).
     ///
     /// ```
     /// let map = gomap::sync::CowMap::new();
@@ -89,6 +163,27 @@ impl<K, V> CowMap<K, V> {
         self.current.load()
     }
 
+    /// `f` of the current snapshot; then, with the snapshot let go of, a step of letting
+    /// go of a replaced one if one waits and the writers' mutex is free.
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&GoMap<K, V>) -> R) -> R {
+        let result = f(&self.peek());
+        if self.replaced_waiting.load(Relaxed) {
+            self.lend_a_hand();
+        }
+        result
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lend_a_hand(&self) {
+        if let Some(mut replaced) = self.writer.try_lock() {
+            if !replaced.step() {
+                self.replaced_waiting.store(false, Relaxed);
+            }
+        }
+    }
+
     /// The number of entries in the current snapshot.
     ///
     /// ```
@@ -99,7 +194,7 @@ impl<K, V> CowMap<K, V> {
     /// assert_eq!(map.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.peek().len()
+        self.read(GoMap::len)
     }
 
     /// Whether the current snapshot is empty.
@@ -111,7 +206,7 @@ impl<K, V> CowMap<K, V> {
     /// assert!(!map.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.peek().is_empty()
+        self.read(GoMap::is_empty)
     }
 }
 
@@ -120,7 +215,9 @@ where
     K: Eq + Hash + Clone,
     V: Clone,
 {
-    /// A clone of the value of `key` in the current snapshot.
+    /// A clone of the value of `key` in the current snapshot. Wait-free, and it never frees
+    /// a snapshot: if a write replaces the one it reads, the writer or later reads let go
+    /// of it, a few entries per read.
     ///
     /// ```
     /// let map = gomap::sync::CowMap::new();
@@ -133,7 +230,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.peek().get(key).cloned()
+        self.read(|m| m.get(key).cloned())
     }
 
     /// Whether `key` is in the current snapshot.
@@ -149,7 +246,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.peek().contains_key(key)
+        self.read(|m| m.contains_key(key))
     }
 
     /// Changes a copy of the map with `f` and publishes it: one copy for any number of
@@ -201,10 +298,11 @@ where
     }
 
     /// Under the writer lock: if `needed` says the current map must change, copies it,
-    /// applies `f` and publishes the copy.
+    /// applies `f` and publishes the copy. The replaced snapshot is freed here, after the
+    /// lock, unless a read still holds it (see the module's documentation).
     fn write<R>(&self, needed: impl FnOnce(&GoMap<K, V>) -> bool, f: impl FnOnce(&mut GoMap<K, V>) -> R) -> Option<R> {
         let _mark = HeldMark::enter(address_of(self), REENTRANT);
-        let _writer = self.writer.lock();
+        let mut replaced = self.writer.lock();
         let current = self.peek();
         if !needed(&current) {
             return None;
@@ -212,7 +310,13 @@ where
         let mut copy = GoMap::clone(&current);
         drop(current);
         let result = f(&mut copy);
-        self.current.store(Arc::new(copy));
+        let old = self.current.swap(Arc::new(copy));
+        // A writer pays O(n) anyway: it finishes what earlier reads left, after the lock.
+        let retiring = replaced.retiring.take();
+        let to_free = replaced.replace(old);
+        self.replaced_waiting.store(replaced.held.is_some(), Relaxed);
+        drop(replaced);
+        drop((retiring, to_free));
         Some(result)
     }
 }
@@ -235,13 +339,40 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for CowMap<K, V> {
     }
 }
 
-/// loom model of publication: a reader sees a whole update or none of it, and concurrent
-/// writers lose nothing.
+/// loom models of publication (a reader sees a whole update or none of it, and concurrent
+/// writers lose nothing) and of letting go of a replaced snapshot.
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::super::shim::Arc;
     use super::CowMap;
+    use crate::GoMap;
+    use core::sync::atomic::Ordering::Relaxed;
     use loom::thread;
+
+    /// A read races a write; whichever way it goes, the replaced snapshot is let go of by
+    /// the writer or by the reads that follow, the hint is cleared once nothing waits, and
+    /// every value lives exactly as long as a snapshot that holds it.
+    #[test]
+    fn reads_let_go_of_a_replaced_snapshot() {
+        loom::model(|| {
+            let token = std::sync::Arc::new(());
+            let map = Arc::new(CowMap::from_map(GoMap::from([(1, std::sync::Arc::clone(&token))])));
+            let reader = Arc::clone(&map);
+            let t = thread::spawn(move || reader.contains_key(&1));
+            map.insert(2, std::sync::Arc::clone(&token));
+            assert!(t.join().unwrap());
+            let mut reads = 0;
+            while map.replaced_waiting.load(Relaxed) {
+                assert!(reads < 4, "reads do not let go of the replaced snapshot");
+                assert!(map.contains_key(&2));
+                reads += 1;
+            }
+            let replaced = map.writer.lock();
+            assert!(replaced.held.is_none() && replaced.retiring.is_none(), "left behind with the hint cleared");
+            drop(replaced);
+            assert_eq!(std::sync::Arc::strong_count(&token), 1 + 2, "a value outlived its snapshot");
+        });
+    }
 
     #[test]
     fn publish() {

@@ -23,7 +23,9 @@
 //!   time by the locked operations, where Go makes one store wait for all of it).
 //! * **[`CowMap`]**: data read constantly and changed rarely, such as configuration or
 //!   routing tables. A read loads an immutable snapshot without waiting; a write copies the
-//!   whole map (batch writes with [`CowMap::update`]).
+//!   whole map (batch writes with [`CowMap::update`]). A `get` never pays to free a
+//!   snapshot, even one a write replaced while the `get` was reading it: the writer, or the
+//!   reads that follow a few entries at a time, let go of it.
 //! * **[`CheckedMap`]**: not a synchronised map but a detector, for code ported from Go that
 //!   shares a map it should not. It never blocks: a conflicting access panics with Go's
 //!   message (`"concurrent map writes"`, `"concurrent map read and map write"`,
@@ -68,7 +70,8 @@
 //! # Checking
 //!
 //! The protocols are model-checked with [loom](https://docs.rs/loom): SyncMap's promotion
-//! and expunging, CowMap's publication, CheckedMap's detection and ShardedMap's locking.
+//! and expunging, CowMap's publication and letting go of replaced snapshots, CheckedMap's
+//! detection and ShardedMap's locking.
 //! Run them with
 //!
 //! ```text

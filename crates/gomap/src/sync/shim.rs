@@ -132,11 +132,6 @@ impl<T> AtomicArc<T> {
     }
 
     #[inline]
-    pub(crate) fn store(&self, value: Arc<T>) {
-        self.inner.store(value);
-    }
-
-    #[inline]
     pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
         self.inner.swap(value)
     }
@@ -167,10 +162,6 @@ impl<T> AtomicArc<T> {
 
     pub(crate) fn load_full(&self) -> Arc<T> {
         Arc::clone(&self.cell())
-    }
-
-    pub(crate) fn store(&self, value: Arc<T>) {
-        drop(self.swap(value));
     }
 
     pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
