@@ -238,3 +238,81 @@ fn a_write_finishes_what_reads_left() {
     // Three snapshots of n, n + 1 and n + 2 values.
     assert_eq!(count(&DROPPED), 3 * n + 3, "every value is dropped once");
 }
+
+/// A value that counts how many of it were made and dropped, clones included.
+struct Tally {
+    made: &'static AtomicUsize,
+    dropped: &'static AtomicUsize,
+}
+
+impl Tally {
+    fn new(made: &'static AtomicUsize, dropped: &'static AtomicUsize) -> Self {
+        made.fetch_add(1, Ordering::Relaxed);
+        Tally { made, dropped }
+    }
+}
+
+impl Clone for Tally {
+    fn clone(&self) -> Self {
+        Tally::new(self.made, self.dropped)
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Readers that `get`, and that keep snapshots from `load` for a while, race writers; every
+/// value made is dropped exactly once by the end, whoever let go of each snapshot, and
+/// while the map lives no more are alive than its snapshots can hold.
+#[test]
+fn replaced_snapshots_are_freed_once_under_concurrency() {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    let writes = scale(200, 8) as u32;
+    let map = CowMap::from_map((0..scale(500, 20) as u32).map(|k| (k, Tally::new(&MADE, &DROPPED))).collect());
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for reader in 0..2u32 {
+            let (map, done) = (&map, &done);
+            s.spawn(move || {
+                let mut kept = Vec::new();
+                let mut i = 0u32;
+                while !done.load(Ordering::Relaxed) {
+                    assert!(map.get(&(i % 20)).is_some(), "a key that is never removed went missing");
+                    if i % 64 == reader {
+                        kept.push(map.load());
+                    }
+                    if kept.len() > 3 {
+                        kept.remove(0);
+                    }
+                    i += 1;
+                }
+            });
+        }
+        for writer in 0..2u32 {
+            let map = &map;
+            s.spawn(move || {
+                for i in 0..writes {
+                    let k = 1_000 + i * 2 + writer;
+                    map.insert(k, Tally::new(&MADE, &DROPPED));
+                    if i % 3 == 0 {
+                        assert!(map.remove(&k).is_some());
+                    }
+                }
+            });
+        }
+        while map.len() < scale(500, 20) + 2 * (writes as usize - (writes as usize).div_ceil(3)) {
+            std::thread::yield_now();
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    let live = MADE.load(Ordering::Relaxed) - DROPPED.load(Ordering::Relaxed);
+    // The current snapshot, at most one held replaced one and one being taken apart (each
+    // at most two keys longer than the current one: a write inserts before it removes).
+    assert!(live <= 3 * (map.len() + 2), "{live} values alive for a map of {}", map.len());
+    drop(map);
+    assert_eq!(MADE.load(Ordering::Relaxed), DROPPED.load(Ordering::Relaxed), "made and dropped differ");
+}
