@@ -315,19 +315,22 @@ impl<K, V> BucketArray<K, V> {
         self.lone.take()
     }
 
-    /// Zeroes every bucket and refills the pool, as after a fresh allocation (Go's
-    /// `mapclear` keeps and re-zeroes the array); the lone overflow buckets go.
+    /// Empties every bucket and refills the pool, as after a fresh allocation (Go's
+    /// `mapclear` keeps and re-zeroes the array); the lone overflow buckets go. Only the
+    /// control words and links are zeroed: a slot is read only where its control word says
+    /// it is occupied, so the slots (eight ninths of the array for `u64` keys and values)
+    /// keep their old bytes; Go clears them too, for its garbage collector.
     pub(crate) fn zero(&mut self) {
         self.lone = LoneSlabs::new();
         if self.len == 0 {
             return;
         }
         // SAFETY: both regions are live (only old arrays are ever partly released, and
-        // those are never zeroed), and all-zero bytes are a valid empty bucket.
+        // those are never zeroed), and a zero control word and a null link make an empty
+        // bucket, whatever its slots hold.
         unsafe {
             ptr::write_bytes(self.ctrl, 0, self.len);
             ptr::write_bytes(self.links, 0, self.len);
-            ptr::write_bytes(self.data, 0, self.len);
         }
         self.next_overflow = 1 << self.b;
     }
