@@ -13,6 +13,8 @@
 //!   without a hint (the map is rebuilt outside the timed region)
 //! * `iterate`         – one full iteration over the N entries
 //! * `clone`           – one clone of the map of N entries (the copy is dropped untimed)
+//! * `clear`           – one `clear` of a map of N entries built without a hint (Go's
+//!   `mapclear` for gomap: the arrays are kept; built outside the timed region)
 //!
 //! Criterion reports the time for one batch of N operations and, because every
 //! group sets `Throughput::Elements(N)`, the per-element rate. At the end (unless a filter
@@ -111,6 +113,7 @@ trait BenchMap: Sized + Clone {
     fn lookup(&self, k: &u64) -> Option<&u64>;
     fn take(&mut self, k: &u64) -> Option<u64>;
     fn sum_iter(&self) -> u64;
+    fn wipe(&mut self);
 }
 
 macro_rules! impl_bench_map {
@@ -144,6 +147,10 @@ macro_rules! impl_bench_map {
                     acc = acc.wrapping_add(*k ^ *v);
                 }
                 acc
+            }
+            #[inline]
+            fn wipe(&mut self) {
+                self.clear();
             }
         }
     };
@@ -256,6 +263,19 @@ fn clone<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
     });
 }
 
+fn clear<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    g.bench_function(M::NAME, |b| {
+        b.iter_batched(
+            || build::<M>(keys),
+            |mut m| {
+                m.wipe();
+                m
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 macro_rules! for_each_map {
     ($f:ident, $g:expr $(, $arg:expr)*) => {
         $f::<GoM, _>($g $(, $arg)*);
@@ -296,13 +316,18 @@ fn benches<T: Measurement>(c: &mut Criterion<T>) {
     let mut g = configure(c, "clone", n);
     for_each_map!(clone, &mut g, &keys);
     g.finish();
+
+    let mut g = configure(c, "clear", n);
+    for_each_map!(clear, &mut g, &keys);
+    g.finish();
 }
 
-const GROUPS: [&str; 7] = ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate", "clone"];
+const GROUPS: [&str; 8] =
+    ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate", "clone", "clear"];
 
 /// One run of operation `GROUPS[op]` over all keys on a map of type `M`, in seconds. Set-up
-/// (building the map a remove empties) and dropping maps are not timed; lookups and the
-/// walk use `built`, which holds every key.
+/// (building the map that a remove or a clear empties) and dropping maps are not timed;
+/// lookups and the walk use `built`, which holds every key.
 fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f64 {
     /// The time `work` takes; what it returns is dropped after the clock stops.
     fn timed<T>(work: impl FnOnce() -> T) -> (Duration, T) {
@@ -326,7 +351,11 @@ fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f
             timed(|| take_all(&mut m, keys)).0
         }
         "iterate" => timed(|| built.sum_iter()).0,
-        _ => timed(|| built.clone()).0,
+        "clone" => timed(|| built.clone()).0,
+        _ => {
+            let mut m = build::<M>(keys);
+            timed(|| m.wipe()).0
+        }
     };
     elapsed.as_secs_f64()
 }
