@@ -189,29 +189,29 @@ fn reads_let_go_of_a_snapshot_held_at_its_replacement() {
     assert_eq!(count(&DROPPED), 2 * n + 1, "every value is dropped once");
 }
 
-/// An `Arc` from `load` that the caller keeps through many reads is left to the caller,
-/// whose drop frees it; one displaced by a later held snapshot too.
+/// `Arc`s from `load` that the caller keeps through many reads: the reads stop asking
+/// about them, the caller's drops do not free them either (the map's reference is the last
+/// to go), and the next write frees them.
 #[test]
-fn a_snapshot_the_caller_keeps_is_freed_by_the_caller() {
+fn snapshots_the_caller_keeps_are_freed_by_a_later_write() {
     static DROPPED: AtomicUsize = AtomicUsize::new(0);
     let n = ENTRIES as usize;
     let map = counted_map(&DROPPED);
     let first = map.load();
     map.insert(ENTRIES, Counted(&DROPPED));
+    let second = map.load();
+    map.insert(ENTRIES + 1, Counted(&DROPPED));
     for _ in 0..scale(1000, 100) {
         assert!(map.contains_key(&0));
     }
-    assert_eq!(count(&DROPPED), 0);
-    drop(first);
-    assert_eq!(count(&DROPPED), n, "the caller's drop did not free the snapshot it kept");
-
-    let second = map.load();
-    map.insert(ENTRIES + 1, Counted(&DROPPED));
-    let third = map.load();
+    drop((first, second));
+    for _ in 0..100 {
+        assert!(map.contains_key(&0));
+    }
+    assert_eq!(count(&DROPPED), 0, "a read or the caller's drop freed a replaced snapshot");
     map.insert(ENTRIES + 2, Counted(&DROPPED));
-    drop(second);
-    assert_eq!(count(&DROPPED), 2 * n + 1, "a displaced snapshot was not freed by its last holder");
-    drop(third);
+    // The two kept snapshots (n and n + 1 values) and the one this write replaced (n + 2).
+    assert_eq!(count(&DROPPED), 3 * n + 3, "the write left snapshots nothing holds");
     drop(map);
     // Four snapshots of n, n + 1, n + 2 and n + 3 values.
     assert_eq!(count(&DROPPED), 4 * n + 6, "every value is dropped once");
@@ -265,8 +265,8 @@ impl Drop for Tally {
 }
 
 /// Readers that `get`, and that keep snapshots from `load` for a while, race writers; every
-/// value made is dropped exactly once by the end, whoever let go of each snapshot, and
-/// while the map lives no more are alive than its snapshots can hold.
+/// value made is dropped exactly once by the end, whoever let go of each snapshot, and once
+/// nothing holds the replaced snapshots a write leaves only the current one alive.
 #[test]
 fn replaced_snapshots_are_freed_once_under_concurrency() {
     static MADE: AtomicUsize = AtomicUsize::new(0);
@@ -309,10 +309,10 @@ fn replaced_snapshots_are_freed_once_under_concurrency() {
         }
         done.store(true, Ordering::Relaxed);
     });
+    // One more write frees every replaced snapshot: nothing holds them any more.
+    map.insert(0, Tally::new(&MADE, &DROPPED));
     let live = MADE.load(Ordering::Relaxed) - DROPPED.load(Ordering::Relaxed);
-    // The current snapshot, at most one held replaced one and one being taken apart (each
-    // at most two keys longer than the current one: a write inserts before it removes).
-    assert!(live <= 3 * (map.len() + 2), "{live} values alive for a map of {}", map.len());
+    assert_eq!(live, map.len(), "values alive beyond the current snapshot's");
     drop(map);
     assert_eq!(MADE.load(Ordering::Relaxed), DROPPED.load(Ordering::Relaxed), "made and dropped differ");
 }

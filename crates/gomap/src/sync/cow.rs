@@ -11,16 +11,20 @@
 //! holds it: the writer pays O(n) for its copy anyway. A snapshot that a reader was still
 //! looking into at the swap would otherwise be freed by that reader, as the last to let
 //! go, inside a `get`: a pause of milliseconds on the path that should never wait. So the
-//! writer keeps such a snapshot ([`Replaced::held`]); once its readers are done, the reads
-//! that follow take it apart a few entries at a time ([`Replaced::step`]), each when it
-//! finds the writers' mutex free. A snapshot that stays held through many such reads is
-//! most likely an `Arc` from [`CowMap::load`] that the caller keeps: that one is left to
-//! the caller, whose last drop frees it. The next write frees whatever the reads have not
-//! finished; a map neither read nor written again keeps it until the map is dropped.
+//! writer keeps such a snapshot ([`Replaced::held`]), and the map's reference to it
+//! outlives every other: no read, and no drop of an `Arc` from [`CowMap::load`], is ever
+//! the last. Once its holders are done, the reads that follow take it apart a few entries
+//! at a time ([`Replaced::step`]), each when it finds the writers' mutex free, and each
+//! write frees, after its lock, every kept snapshot that nothing else holds any more. A
+//! snapshot still held after [`HELD_TRIES`] reads is most likely an `Arc` that a caller
+//! keeps: the reads stop asking about it, and a later write frees it once the caller has
+//! let go. Until then it holds its memory, as does a snapshot whose reads stop: a map
+//! neither read nor written again keeps it until the map is dropped.
 
 use core::borrow::Borrow;
 use core::fmt;
 use core::hash::Hash;
+use core::mem;
 use core::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_utils::CachePadded;
@@ -67,50 +71,69 @@ pub struct CowMap<K, V> {
     writer: CachePadded<Mutex<Replaced<K, V>>>,
 }
 
-/// Replaced snapshots that a read held at their swap, on their way out.
+/// Replaced snapshots that something held at their swap, on their way out.
 struct Replaced<K, V> {
-    /// The last one, still held when it was replaced, and how many more steps may find it
-    /// held before it is left to its holder.
-    held: Option<(Arc<GoMap<K, V>>, u32)>,
-    /// One that nothing holds any more, being taken apart, and where that goes on
+    /// Those still held by a read or a caller when they were replaced (the map's reference
+    /// is the last to go).
+    held: Vec<Arc<GoMap<K, V>>>,
+    /// How many more steps may find every one of `held` still held before the reads stop
+    /// asking (see [`HELD_TRIES`]).
+    tries: u32,
+    /// One that nothing else holds any more, being taken apart, and where that goes on
     /// (`GoMap::dismantle_some`).
     retiring: Option<(GoMap<K, V>, usize)>,
 }
 
-/// How many steps may find a replaced snapshot still held before it is left to its holder.
-/// A `get` holds its snapshot for well under a microsecond, so a snapshot still held after
-/// this many reads is an `Arc` from `load` that the caller keeps.
+/// What a write frees after its lock: the snapshots nothing holds any more, and the one
+/// being taken apart.
+type ToFree<K, V> = (Vec<Arc<GoMap<K, V>>>, Option<(GoMap<K, V>, usize)>);
+
+/// How many steps may find the kept snapshots all still held before the reads stop asking
+/// until the next write. A `get` holds its snapshot for well under a microsecond, so a
+/// snapshot still held after this many reads is most likely an `Arc` that a caller keeps.
 const HELD_TRIES: u32 = if cfg!(loom) { 1 } else { 64 };
 
 /// The fewest entries a step drops (whole chains).
 const STEP: usize = if cfg!(loom) { 1 } else { 8 };
 
 impl<K, V> Replaced<K, V> {
-    /// Takes a replaced snapshot: the writer frees it if nothing else holds it, else it is
-    /// kept for the reads to take apart. Returns what the writer is to drop after the mutex:
-    /// that snapshot, or one kept earlier that this displaces.
-    fn replace(&mut self, replaced: Arc<GoMap<K, V>>) -> Option<Arc<GoMap<K, V>>> {
-        if Arc::strong_count(&replaced) == 1 {
-            return Some(replaced);
+    /// A write's share, under the mutex: takes the snapshot it replaced and returns what
+    /// the writer is to free after the mutex: that snapshot and every kept one if nothing
+    /// else holds them, and the one being taken apart. Returns too whether the reads are to
+    /// lend a hand (some snapshot is still held).
+    fn replace(&mut self, replaced: Arc<GoMap<K, V>>) -> (ToFree<K, V>, bool) {
+        let mut to_free = Vec::new();
+        for snapshot in mem::take(&mut self.held).into_iter().chain([replaced]) {
+            // Only a holder can clone a replaced snapshot, so a count of 1 stays 1. (Were it
+            // misread, the drop would still be sound: the last holder's drop frees.)
+            if Arc::strong_count(&snapshot) == 1 {
+                to_free.push(snapshot);
+            } else {
+                self.held.push(snapshot);
+            }
         }
-        self.held.replace((replaced, HELD_TRIES)).map(|(earlier, _)| earlier)
+        self.tries = HELD_TRIES;
+        ((to_free, self.retiring.take()), !self.held.is_empty())
     }
 
-    /// Moves the letting go on by a step; returns whether a replaced snapshot still waits.
+    /// A read's share: moves the letting go on by a step; returns whether the reads are to
+    /// go on lending a hand.
     fn step(&mut self) -> bool {
         if let Some((map, next_chain)) = &mut self.retiring {
             if map.dismantle_some(next_chain, STEP) {
                 self.retiring = None;
             }
-        } else if let Some((held, tries)) = self.held.take() {
-            match Arc::try_unwrap(held) {
+        } else if let Some(i) = self.held.iter().position(|snapshot| Arc::strong_count(snapshot) == 1) {
+            match Arc::try_unwrap(self.held.swap_remove(i)) {
                 Ok(map) => self.retiring = Some((map, 0)),
-                Err(held) if tries > 0 => self.held = Some((held, tries - 1)),
-                // Left to its holder (see `HELD_TRIES`), whose last drop frees it.
-                Err(held) => drop(held),
+                Err(still_held) => self.held.push(still_held),
             }
+        } else {
+            // Every kept one is still held: after `HELD_TRIES` such steps the reads stop
+            // asking, and the next write looks again.
+            self.tries = self.tries.saturating_sub(1);
         }
-        self.retiring.is_some() || self.held.is_some()
+        self.retiring.is_some() || (!self.held.is_empty() && self.tries > 0)
     }
 }
 
@@ -137,13 +160,13 @@ impl<K, V> CowMap<K, V> {
         CowMap {
             current: AtomicArc::new(Arc::new(map)),
             replaced_waiting: AtomicBool::new(false),
-            writer: CachePadded::new(Mutex::new(Replaced { held: None, retiring: None })),
+            writer: CachePadded::new(Mutex::new(Replaced { held: Vec::new(), tries: 0, retiring: None })),
         }
     }
 
-    /// The current snapshot: an immutable map that later writes do not change. Once a write
-    /// has replaced it, the caller's last drop of it may free it, O(n) (see
-    /// [`get`](CowMap::get) for reads that never pay that).
+    /// The current snapshot: an immutable map that later writes do not change. Dropping it
+    /// never frees it: once a write has replaced it, the map frees it after the caller
+    /// lets go, in a later read's steps or write (see the module documentation).
     ///
     /// ```
     /// let map = gomap::sync::CowMap::new();
@@ -216,8 +239,8 @@ where
     V: Clone,
 {
     /// A clone of the value of `key` in the current snapshot. Wait-free, and it never frees
-    /// a snapshot: if a write replaces the one it reads, the writer or later reads let go
-    /// of it, a few entries per read.
+    /// a snapshot: if a write replaces the one it reads, later reads (a few entries each)
+    /// or a later write let go of it.
     ///
     /// ```
     /// let map = gomap::sync::CowMap::new();
@@ -298,8 +321,9 @@ where
     }
 
     /// Under the writer lock: if `needed` says the current map must change, copies it,
-    /// applies `f` and publishes the copy. The replaced snapshot is freed here, after the
-    /// lock, unless a read still holds it (see the module's documentation).
+    /// applies `f` and publishes the copy. The replaced snapshot, and any kept earlier that
+    /// nothing holds any more, is freed here, after the lock; one still held is kept (see
+    /// the module's documentation).
     fn write<R>(&self, needed: impl FnOnce(&GoMap<K, V>) -> bool, f: impl FnOnce(&mut GoMap<K, V>) -> R) -> Option<R> {
         let _mark = HeldMark::enter(address_of(self), REENTRANT);
         let mut replaced = self.writer.lock();
@@ -311,12 +335,11 @@ where
         drop(current);
         let result = f(&mut copy);
         let old = self.current.swap(Arc::new(copy));
-        // A writer pays O(n) anyway: it finishes what earlier reads left, after the lock.
-        let retiring = replaced.retiring.take();
-        let to_free = replaced.replace(old);
-        self.replaced_waiting.store(replaced.held.is_some(), Relaxed);
+        // A writer pays O(n) anyway: it frees, after the lock, what nothing holds any more.
+        let (to_free, still_held) = replaced.replace(old);
+        self.replaced_waiting.store(still_held, Relaxed);
         drop(replaced);
-        drop((retiring, to_free));
+        drop(to_free);
         Some(result)
     }
 }
@@ -368,9 +391,30 @@ mod loom_tests {
                 reads += 1;
             }
             let replaced = map.writer.lock();
-            assert!(replaced.held.is_none() && replaced.retiring.is_none(), "left behind with the hint cleared");
+            assert!(replaced.held.is_empty() && replaced.retiring.is_none(), "left behind with the hint cleared");
             drop(replaced);
             assert_eq!(std::sync::Arc::strong_count(&token), 1 + 2, "a value outlived its snapshot");
+        });
+    }
+
+    /// A caller's `Arc` from `load` races a write: if the write replaced that snapshot, the
+    /// caller's drop does not free it (the map's reference is the last), and the next write
+    /// does.
+    #[test]
+    fn a_callers_arc_is_never_the_last() {
+        loom::model(|| {
+            let token = std::sync::Arc::new(());
+            let map = Arc::new(CowMap::from_map(GoMap::from([(1, std::sync::Arc::clone(&token))])));
+            let (writer, value) = (Arc::clone(&map), std::sync::Arc::clone(&token));
+            let t = thread::spawn(move || writer.insert(2, value));
+            let kept = map.load();
+            assert!(t.join().unwrap().is_none());
+            let replaced = !kept.contains_key(&2);
+            drop(kept);
+            let alive = std::sync::Arc::strong_count(&token) - 1;
+            assert_eq!(alive, if replaced { 1 + 2 } else { 2 }, "the caller's drop freed a replaced snapshot");
+            map.insert(3, std::sync::Arc::clone(&token));
+            assert_eq!(std::sync::Arc::strong_count(&token), 1 + 3, "a write left a replaced snapshot");
         });
     }
 

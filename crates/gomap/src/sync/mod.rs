@@ -24,8 +24,9 @@
 //! * **[`CowMap`]**: data read constantly and changed rarely, such as configuration or
 //!   routing tables. A read loads an immutable snapshot without waiting; a write copies the
 //!   whole map (batch writes with [`CowMap::update`]). A `get` never pays to free a
-//!   snapshot, even one a write replaced while the `get` was reading it: the writer, or the
-//!   reads that follow a few entries at a time, let go of it.
+//!   snapshot, even one a write replaced while the `get` was reading it, and neither does
+//!   dropping a snapshot from [`CowMap::load`]: the writers, or the reads that follow a few
+//!   entries at a time, let go of replaced snapshots.
 //! * **[`CheckedMap`]**: not a synchronised map but a detector, for code ported from Go that
 //!   shares a map it should not. It never blocks: a conflicting access panics with Go's
 //!   message (`"concurrent map writes"`, `"concurrent map read and map write"`,
