@@ -133,9 +133,12 @@ struct Dirty<K, V> {
     copying: Option<Copying<K, V>>,
     /// A replaced read-only map being taken apart, if any (beyond Go: see [`Retiring`]).
     retiring: Option<Retiring<K, V>>,
-    /// A replaced read-only map that a lock-free reader still held when it was replaced:
-    /// it waits here until the readers let go, then it is taken apart like any other.
-    held: Option<Arc<ReadOnly<K, V>>>,
+    /// Replaced read-only maps waiting their turn: those a lock-free reader or a `range`
+    /// still held when a promotion or `clear` replaced them, and any replaced while another
+    /// was being taken apart. Each waits here until nothing else holds it, then it is taken
+    /// apart like any other. This reference is always the last, so no reader ever frees a
+    /// map.
+    held: Vec<Arc<ReadOnly<K, V>>>,
 }
 
 /// A read-only map replaced by a promotion, taken apart a few entries at a time by the
@@ -145,7 +148,8 @@ struct Dirty<K, V> {
 /// otherwise fall on one operation. Only a map no snapshot holds any more can be taken
 /// apart. One that a lock-free reader still holds at the promotion is kept in
 /// [`Dirty::held`], so that the reader's let-go is one reference count, not the whole
-/// map's; a later step that finds it no longer shared takes it apart. The steps are taken
+/// map's; a later step that finds it no longer shared takes it apart. So does one replaced
+/// while another is still being taken apart: no promotion drops a map. The steps are taken
 /// by the locked operations and by lock-free ones that find the mutex free
 /// ([`SyncMap::lend_a_hand`]).
 struct Retiring<K, V> {
@@ -160,9 +164,6 @@ impl<K, V> Retiring<K, V> {
         Arc::try_unwrap(replaced).map(|read| Retiring { m: read.m, next_chain: 0 })
     }
 }
-
-/// What a promotion lets go of, to be dropped after the mutex (see `SyncMap::promote`).
-type Released<K, V> = (Option<Arc<ReadOnly<K, V>>>, Option<Retiring<K, V>>);
 
 /// The fewest entries a locked operation copies, and drops of a replaced map (it does
 /// whole chains): two, so that the copy is over before the misses can promote `dirty` (see
@@ -226,24 +227,27 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
             if m.dismantle_some(next_chain, STEP) {
                 self.retiring = None;
             }
-        } else if let Some(held) = self.held.take() {
-            // The readers may have let go since: then it is ours to take apart.
-            match Retiring::take(held) {
+        } else if let Some(i) = self.held.iter().position(|held| Arc::strong_count(held) == 1) {
+            // Its readers have let go: it is ours to take apart.
+            match Retiring::take(self.held.swap_remove(i)) {
                 Ok(retiring) => self.retiring = Some(retiring),
-                Err(held) => self.held = Some(held),
+                Err(held) => self.held.push(held),
             }
         }
-        self.retiring.is_some() || self.held.is_some()
+        self.retiring.is_some() || !self.held.is_empty()
     }
 
     /// Takes the read-only map a promotion replaced, to be taken apart in steps: from the
-    /// next step if nothing else holds it, else once its readers let go ([`Dirty::held`]).
-    /// Returns what this displaces (an unfinished earlier one, or one still held), to be
-    /// let go of after the mutex.
-    fn retire(&mut self, replaced: Arc<ReadOnly<K, V>>) -> Released<K, V> {
+    /// next step if nothing else holds it and no other is being taken apart, else once its
+    /// turn comes ([`Dirty::held`]). Nothing is let go of here.
+    fn retire(&mut self, replaced: Arc<ReadOnly<K, V>>) {
+        if self.retiring.is_some() {
+            self.held.push(replaced);
+            return;
+        }
         match Retiring::take(replaced) {
-            Ok(retiring) => (None, self.retiring.replace(retiring)),
-            Err(shared) => (self.held.replace(shared), None),
+            Ok(retiring) => self.retiring = Some(retiring),
+            Err(shared) => self.held.push(shared),
         }
     }
 }
@@ -406,7 +410,7 @@ impl<K, V> SyncMap<K, V> {
                 misses: 0,
                 copying: None,
                 retiring: None,
-                held: None,
+                held: Vec::new(),
             })),
             new_key_hasher: KeyHasher::default(),
             replaced_waiting: AtomicBool::new(false),
@@ -548,8 +552,7 @@ where
     /// replaced map on) and promotes `dirty` once the misses reach its length. Takes the
     /// caller's snapshot of `read` and the mutex, to let go of them in the order this
     /// needs: the snapshot first, so that a map the promotion replaces can be taken apart
-    /// in steps ([`Retiring`]) when nothing else holds it; then the mutex, before what the
-    /// promotion displaced ([`SyncMap::promote`]).
+    /// in steps ([`Retiring`]) as soon as nothing else holds it; then the mutex.
     fn miss(&self, read: Snapshot<ReadOnly<K, V>>, mut dirty: MutexGuard<'_, Dirty<K, V>>) {
         drop(read);
         dirty.misses += 1;
@@ -561,18 +564,16 @@ where
     }
 
     /// Go's promotion: `dirty`, its copy finished, becomes the published read-only map
-    /// (`None` without a dirty map), and the map it replaces goes to be taken apart
-    /// ([`Dirty::retire`]). Unlocks `dirty`, then lets go of what that displaced: releasing
-    /// a whole map is O(n), and no other thread should wait for it.
+    /// (`None` without a dirty map), and the map it replaces goes to be taken apart in
+    /// steps ([`Dirty::retire`]): no map is let go of here, since releasing a whole map is
+    /// O(n) and the promoting operation is a `load` or a `range`. Unlocks `dirty`.
     fn promote(&self, mut dirty: MutexGuard<'_, Dirty<K, V>>) -> Option<Arc<ReadOnly<K, V>>> {
         dirty.finish_copy();
         dirty.misses = 0;
         let promoted = Arc::new(ReadOnly::new(dirty.m.take()?));
         let replaced = self.read.swap(Arc::clone(&promoted));
-        let released = dirty.retire(replaced);
+        dirty.retire(replaced);
         self.replaced_waiting.store(true, Relaxed);
-        drop(dirty);
-        drop(released);
         Some(promoted)
     }
 
@@ -766,7 +767,9 @@ where
     }
 
     /// Removes every entry (Go 1.23's `Clear`). Operations that overlap it may take effect
-    /// before or after it.
+    /// before or after it. The caller frees the maps it empties, O(n), except one that a
+    /// concurrent reader still holds: that one is taken apart in steps once the reader is
+    /// done, as after a promotion.
     ///
     /// ```
     /// let map = gomap::sync::SyncMap::new();
@@ -785,12 +788,22 @@ where
         }
         let mut dirty = self.dirty.lock();
         let old_read = self.read.swap(Arc::new(ReadOnly::new(GoMap::default())));
-        let old_dirty = (dirty.m.take(), dirty.copying.take(), dirty.retiring.take(), dirty.held.take());
+        // The copy's reference to `old_read` goes first (one count: ours is still there).
+        drop(dirty.copying.take());
+        let mut to_free = (dirty.m.take(), dirty.retiring.take(), Vec::new());
+        // Keeps what a reader still holds, as `retire` does, so that no reader frees it.
+        for map in mem::take(&mut dirty.held).into_iter().chain([old_read]) {
+            if Arc::strong_count(&map) == 1 {
+                to_free.2.push(map);
+            } else {
+                dirty.held.push(map);
+            }
+        }
         dirty.misses = 0;
-        self.replaced_waiting.store(false, Relaxed);
+        self.replaced_waiting.store(!dirty.held.is_empty(), Relaxed);
         drop(dirty);
         // Released outside the lock: O(n).
-        drop((old_read, old_dirty));
+        drop(to_free);
     }
 }
 
@@ -1008,8 +1021,70 @@ mod tests {
         // A promotion by `range` leaves the map it replaces to the steps too.
         map.range(|_, _| true);
         let dirty = map.dirty.lock();
-        assert!(dirty.held.is_none(), "range held on to the map it replaced");
+        assert!(dirty.held.is_empty(), "range held on to the map it replaced");
         assert!(dirty.retiring.as_ref().is_some_and(|r| r.m.len() > 100));
+    }
+
+    /// Two promotions, each while a reader holds the map it replaces: both maps wait
+    /// (nothing is displaced and let go of by a promotion), neither reader's let-go frees
+    /// one, and the steps that follow take both apart.
+    #[test]
+    fn promotions_while_readers_hold_maps_let_go_of_none() {
+        use super::Arc;
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        let dropped = || DROPPED.load(Relaxed);
+        let map = promoted_probes(&DROPPED);
+        let first = map.read.load_full(); // a reader, mid-lookup across the promotion
+        while Arc::ptr_eq(&first, &map.read.load_full()) {
+            assert_eq!(map.load(&Probe(1000, &DROPPED)), Some(0)); // misses promote
+        }
+        let (new_key, present) = (Probe(2000, &DROPPED), Probe(5, &DROPPED));
+        map.store(Probe(2000, &DROPPED), 0); // a new `dirty`
+        let second = map.read.load_full();
+        while Arc::ptr_eq(&second, &map.read.load_full()) {
+            let before = dropped();
+            assert_eq!(map.load(&new_key), Some(0));
+            assert!(dropped() - before < 50, "a promotion let go of a map");
+        }
+        assert_eq!(map.dirty.lock().held.len(), 2, "a held map was displaced");
+        let before = dropped();
+        drop((first, second));
+        assert_eq!(dropped(), before, "a reader's let-go freed a map");
+        // Lock-free loads take both apart in steps: each map's own copies of the counted
+        // probes 0 to 99.
+        let mut loads = 0;
+        while map.replaced_waiting.load(Relaxed) {
+            let step = dropped();
+            assert_eq!(map.load(&present), Some(5));
+            assert!(dropped() - step < 50, "one load let go of most of a map");
+            loads += 1;
+            assert!(loads < 1000, "the replaced maps are still there");
+        }
+        assert_eq!(dropped() - before, 2 * 100);
+        let dirty = map.dirty.lock();
+        assert!(dirty.held.is_empty() && dirty.retiring.is_none());
+    }
+
+    /// `clear` while a reader holds the read-only map: the map is kept, the reader's let-go
+    /// frees nothing, and the operations that follow take it apart.
+    #[test]
+    fn clear_keeps_a_map_a_reader_holds() {
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        let map = promoted_probes(&DROPPED);
+        let reader = map.read.load_full();
+        map.clear();
+        assert_eq!(map.dirty.lock().held.len(), 1);
+        let before = DROPPED.load(Relaxed);
+        drop(reader);
+        assert_eq!(DROPPED.load(Relaxed), before, "the reader's let-go freed the map");
+        let (absent, mut loads) = (Probe(3000, &DROPPED), 0);
+        while map.replaced_waiting.load(Relaxed) {
+            assert_eq!(map.load(&absent), None);
+            loads += 1;
+            assert!(loads < 1000, "the cleared map is still there");
+        }
+        assert_eq!(DROPPED.load(Relaxed) - before, 100, "the read-only map's own probes");
+        assert!(loads > 4, "taken apart in {loads} loads");
     }
 
     /// A replaced read-only map that a reader still holds is kept, not let go of by the
@@ -1028,15 +1103,15 @@ mod tests {
             assert_eq!(map.load(&1000), Some(0)); // misses promote `dirty`
         }
         assert!(map.dirty.lock().retiring.is_none(), "a map in use was taken apart");
-        assert!(map.dirty.lock().held.as_ref().is_some_and(|held| Arc::ptr_eq(held, &reader)));
+        assert!(matches!(&map.dirty.lock().held[..], [held] if Arc::ptr_eq(held, &reader)));
         assert_eq!(reader.m.len(), 100, "the reader's map changed under it");
         drop(reader);
-        assert_eq!(Arc::strong_count(map.dirty.lock().held.as_ref().expect("kept")), 1);
+        assert_eq!(Arc::strong_count(map.dirty.lock().held.first().expect("kept")), 1);
         // The reader's let-go left the map to the locked operations, which take it apart.
         map.store(2000, 0);
         {
             let dirty = map.dirty.lock();
-            assert!(dirty.held.is_none() && dirty.retiring.is_some());
+            assert!(dirty.held.is_empty() && dirty.retiring.is_some());
         }
         let mut stores = 0;
         while map.dirty.lock().retiring.is_some() {
@@ -1068,7 +1143,7 @@ mod tests {
             assert_eq!(map.load(&probe), Some(0));
             map.store(probe.clone(), 0);
         }
-        assert!(map.dirty.lock().held.is_some(), "a map in use was taken apart");
+        assert!(!map.dirty.lock().held.is_empty(), "a map in use was taken apart");
         assert_eq!(DROPPED.load(Relaxed), before);
         drop(reader);
         let mut loads = 0;
@@ -1080,7 +1155,7 @@ mod tests {
         assert!(loads > 5, "the replaced map went in {loads} steps");
         assert_eq!(DROPPED.load(Relaxed) - before, 100, "the replaced map's keys");
         let dirty = map.dirty.lock();
-        assert!(dirty.held.is_none() && dirty.retiring.is_none());
+        assert!(dirty.held.is_empty() && dirty.retiring.is_none());
         assert!(dirty.m.is_none(), "lock-free operations added a key");
     }
 
@@ -1310,7 +1385,7 @@ mod loom_tests {
         loom::model(|| {
             let map = promoted_during_loads(1);
             let mut next = 3;
-            while map.dirty.lock().held.is_some() || map.dirty.lock().retiring.is_some() {
+            while !map.dirty.lock().held.is_empty() || map.dirty.lock().retiring.is_some() {
                 map.store(next, next);
                 next += 1;
                 assert!(next < 10, "the replaced map was never taken apart");
@@ -1335,7 +1410,7 @@ mod loom_tests {
                 assert!(loads < 4, "the replaced map was never taken apart");
             }
             let dirty = map.dirty.lock();
-            assert!(dirty.held.is_none() && dirty.retiring.is_none(), "a replaced map was left");
+            assert!(dirty.held.is_empty() && dirty.retiring.is_none(), "a replaced map was left");
         });
     }
 
