@@ -164,9 +164,10 @@ impl<K, V> CowMap<K, V> {
         }
     }
 
-    /// The current snapshot: an immutable map that later writes do not change. Dropping it
-    /// never frees it: once a write has replaced it, the map frees it after the caller
-    /// lets go, in a later read's steps or write (see the module documentation).
+    /// The current snapshot: an immutable map that later writes do not change. While the
+    /// `CowMap` lives, dropping a snapshot never frees it: once a write has replaced it, the
+    /// map frees it after the caller lets go, in a later read's steps or write (see the
+    /// module documentation).
     ///
     /// ```
     /// let map = gomap::sync::CowMap::new();
