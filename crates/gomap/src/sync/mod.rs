@@ -68,6 +68,19 @@
 //! *different* maps in opposite orders on two threads can still deadlock, as with any two
 //! locks.
 //!
+//! # Memory without a garbage collector
+//!
+//! [`SyncMap`] and [`CowMap`] replace whole maps (a promotion publishes a new read-only map,
+//! a write a new snapshot), and Go leaves the old ones to its garbage collector. Here they
+//! are reference-counted, and freeing one is O(n), so who frees it matters. Neither map lets
+//! a reader do it: the map keeps its own reference to every replaced map that something
+//! still holds, and that reference is always the last. Once the holders are done, the
+//! operations that follow take the map apart a few entries at a time (each when the map's
+//! mutex is free), and a [`CowMap`] write frees at once what nothing holds (it pays O(n)
+//! for its copy anyway). So a `load` or `get` never pauses to free a map; the price is that
+//! a replaced map can stay allocated until later operations reach it (on a map that is
+//! neither read nor written again, until the map is dropped).
+//!
 //! # Checking
 //!
 //! The protocols are model-checked with [loom](https://docs.rs/loom): SyncMap's promotion
