@@ -11,12 +11,12 @@
 //! holds it: the writer pays O(n) for its copy anyway. A snapshot that a reader was still
 //! looking into at the swap would otherwise be freed by that reader, as the last to let
 //! go, inside a `get`: a pause of milliseconds on the path that should never wait. So the
-//! writer keeps such a snapshot ([`Replaced::held`]), and the map's reference to it
+//! writer keeps such a snapshot (see the `retire` module), and the map's reference to it
 //! outlives every other: no read, and no drop of an `Arc` from [`CowMap::load`], is ever
 //! the last. Once its holders are done, the reads that follow take it apart a few entries
-//! at a time ([`Replaced::step`]), each when it finds the writers' mutex free, and each
-//! write frees, after its lock, every kept snapshot that nothing else holds any more. A
-//! snapshot still held after [`HELD_TRIES`] reads is most likely an `Arc` that a caller
+//! at a time, each when it finds the writers' mutex free, and each write frees, after its
+//! lock, every kept snapshot that nothing else holds any more. A snapshot still held
+//! after [`HELD_TRIES`] reads is most likely an `Arc` that a caller
 //! keeps: the reads stop asking about it, and a later write frees it once the caller has
 //! let go. Until then it holds its memory, as does a snapshot whose reads stop: a map
 //! neither read nor written again keeps it until the map is dropped.
@@ -24,13 +24,13 @@
 use core::borrow::Borrow;
 use core::fmt;
 use core::hash::Hash;
-use core::mem;
 use core::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_utils::CachePadded;
 
+use super::retire::{Replaced, Step, Unheld};
 use super::shim::{address_of, AtomicArc, AtomicBool, HeldMark, Mutex, Snapshot};
-use crate::GoMap;
+use crate::{DefaultHashBuilder, GoMap};
 
 #[cfg(loom)]
 use super::shim::Arc;
@@ -68,25 +68,16 @@ pub struct CowMap<K, V> {
     replaced_waiting: AtomicBool,
     /// Serialises writers, so that no write is lost between copy and publish; holds the
     /// replaced snapshots not let go of yet. On cache lines of its own, away from `current`.
-    writer: CachePadded<Mutex<Replaced<K, V>>>,
+    writer: CachePadded<Mutex<Writer<K, V>>>,
 }
 
-/// Replaced snapshots that something held at their swap, on their way out.
-struct Replaced<K, V> {
-    /// Those still held by a read or a caller when they were replaced (the map's reference
-    /// is the last to go).
-    held: Vec<Arc<GoMap<K, V>>>,
-    /// How many more steps may find every one of `held` still held before the reads stop
-    /// asking (see [`HELD_TRIES`]).
+/// What the writers' mutex guards: the replaced snapshots on their way out, and how many
+/// more steps may find them all still held before the reads stop asking (see
+/// [`HELD_TRIES`]).
+struct Writer<K, V> {
+    replaced: Replaced<GoMap<K, V>, K, V, DefaultHashBuilder>,
     tries: u32,
-    /// One that nothing else holds any more, being taken apart, and where that goes on
-    /// (`GoMap::dismantle_some`).
-    retiring: Option<(GoMap<K, V>, usize)>,
 }
-
-/// What a write frees after its lock: the snapshots nothing holds any more, and the one
-/// being taken apart.
-type ToFree<K, V> = (Vec<Arc<GoMap<K, V>>>, Option<(GoMap<K, V>, usize)>);
 
 /// How many steps may find the kept snapshots all still held before the reads stop asking
 /// until the next write. A `get` holds its snapshot for well under a microsecond, so a
@@ -96,44 +87,26 @@ const HELD_TRIES: u32 = if cfg!(loom) { 1 } else { 64 };
 /// The fewest entries a step drops (whole chains).
 const STEP: usize = if cfg!(loom) { 1 } else { 8 };
 
-impl<K, V> Replaced<K, V> {
-    /// A write's share, under the mutex: takes the snapshot it replaced and returns what
-    /// the writer is to free after the mutex: that snapshot and every kept one if nothing
-    /// else holds them, and the one being taken apart. Returns too whether the reads are to
-    /// lend a hand (some snapshot is still held).
-    fn replace(&mut self, replaced: Arc<GoMap<K, V>>) -> (ToFree<K, V>, bool) {
-        let mut to_free = Vec::new();
-        for snapshot in mem::take(&mut self.held).into_iter().chain([replaced]) {
-            // Only a holder can clone a replaced snapshot, so a count of 1 stays 1. (Were it
-            // misread, the drop would still be sound: the last holder's drop frees.)
-            if Arc::strong_count(&snapshot) == 1 {
-                to_free.push(snapshot);
-            } else {
-                self.held.push(snapshot);
-            }
-        }
+impl<K, V> Writer<K, V> {
+    /// A write's share, under the mutex: keeps the snapshot it replaced and takes out what
+    /// the writer is to free after the mutex: every kept snapshot, that one included, that
+    /// nothing else holds, and the one being taken apart. Returns too whether the reads are
+    /// to lend a hand (some snapshot is still held).
+    fn replace(&mut self, old: Arc<GoMap<K, V>>) -> (Unheld<GoMap<K, V>, K, V, DefaultHashBuilder>, bool) {
+        self.replaced.hold(old);
+        let unheld = self.replaced.take_unheld();
         self.tries = HELD_TRIES;
-        ((to_free, self.retiring.take()), !self.held.is_empty())
+        (unheld, !self.replaced.held.is_empty())
     }
 
     /// A read's share: moves the letting go on by a step; returns whether the reads are to
     /// go on lending a hand.
     fn step(&mut self) -> bool {
-        if let Some((map, next_chain)) = &mut self.retiring {
-            if map.dismantle_some(next_chain, STEP) {
-                self.retiring = None;
-            }
-        } else if let Some(i) = self.held.iter().position(|snapshot| Arc::strong_count(snapshot) == 1) {
-            match Arc::try_unwrap(self.held.swap_remove(i)) {
-                Ok(map) => self.retiring = Some((map, 0)),
-                Err(still_held) => self.held.push(still_held),
-            }
-        } else {
-            // Every kept one is still held: after `HELD_TRIES` such steps the reads stop
-            // asking, and the next write looks again.
+        if self.replaced.step(STEP) == Step::AllHeld {
+            // After `HELD_TRIES` such steps the reads stop asking; the next write looks again.
             self.tries = self.tries.saturating_sub(1);
         }
-        self.retiring.is_some() || (!self.held.is_empty() && self.tries > 0)
+        self.replaced.retiring.is_some() || (!self.replaced.held.is_empty() && self.tries > 0)
     }
 }
 
@@ -160,7 +133,7 @@ impl<K, V> CowMap<K, V> {
         CowMap {
             current: AtomicArc::new(Arc::new(map)),
             replaced_waiting: AtomicBool::new(false),
-            writer: CachePadded::new(Mutex::new(Replaced { held: Vec::new(), tries: 0, retiring: None })),
+            writer: CachePadded::new(Mutex::new(Writer { replaced: Replaced::new(), tries: 0 })),
         }
     }
 
@@ -201,8 +174,8 @@ impl<K, V> CowMap<K, V> {
     #[cold]
     #[inline(never)]
     fn lend_a_hand(&self) {
-        if let Some(mut replaced) = self.writer.try_lock() {
-            if !replaced.step() {
+        if let Some(mut writer) = self.writer.try_lock() {
+            if !writer.step() {
                 self.replaced_waiting.store(false, Relaxed);
             }
         }
@@ -327,7 +300,7 @@ where
     /// the module's documentation).
     fn write<R>(&self, needed: impl FnOnce(&GoMap<K, V>) -> bool, f: impl FnOnce(&mut GoMap<K, V>) -> R) -> Option<R> {
         let _mark = HeldMark::enter(address_of(self), REENTRANT);
-        let mut replaced = self.writer.lock();
+        let mut writer = self.writer.lock();
         let current = self.peek();
         if !needed(&current) {
             return None;
@@ -337,9 +310,9 @@ where
         let result = f(&mut copy);
         let old = self.current.swap(Arc::new(copy));
         // A writer pays O(n) anyway: it frees, after the lock, what nothing holds any more.
-        let (to_free, still_held) = replaced.replace(old);
+        let (to_free, still_held) = writer.replace(old);
         self.replaced_waiting.store(still_held, Relaxed);
-        drop(replaced);
+        drop(writer);
         drop(to_free);
         Some(result)
     }
@@ -391,9 +364,7 @@ mod loom_tests {
                 assert!(map.contains_key(&2));
                 reads += 1;
             }
-            let replaced = map.writer.lock();
-            assert!(replaced.held.is_empty() && replaced.retiring.is_none(), "left behind with the hint cleared");
-            drop(replaced);
+            assert!(map.writer.lock().replaced.is_empty(), "left behind with the hint cleared");
             assert_eq!(std::sync::Arc::strong_count(&token), 1 + 2, "a value outlived its snapshot");
         });
     }

@@ -99,6 +99,7 @@
 mod checked;
 mod cow;
 mod new_keys;
+mod retire;
 mod sharded;
 mod shim;
 mod sync_map;

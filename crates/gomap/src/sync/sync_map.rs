@@ -41,7 +41,7 @@
 //! `arc_swap::Guard` (which defers the release without touching the shared count), so an
 //! old value is dropped by whoever lets go of it last. An old map, which costs O(n) to let
 //! go of, is kept until its readers are done and then taken apart a few entries at a time
-//! by the operations that follow ([`Retiring`]): the locked ones, and the lock-free ones
+//! by the operations that follow ([`ReplacedMaps`]): the locked ones, and the lock-free ones
 //! that find the mutex free, so that a map that is only read after a promotion gets the
 //! memory back too. No unsafe code, no leaks: the loom models check that every `Arc` is
 //! released.
@@ -55,6 +55,7 @@ use core::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crossbeam_utils::CachePadded;
 
 use super::new_keys::NewKeys;
+use super::retire::{IntoTable, Replaced};
 use super::shim::{Arc, AtomicArc, AtomicBool, KeyHasher, Mutex, MutexGuard, Snapshot};
 use crate::GoMap;
 
@@ -105,7 +106,7 @@ pub struct SyncMap<K, V> {
     /// Hashes keys for the read-only map's [`NewKeys`] filter.
     new_key_hasher: KeyHasher,
     /// Whether a replaced read-only map waits in `dirty` to be taken apart
-    /// ([`Dirty::retiring`] or [`Dirty::held`]). Set by a promotion and cleared, with the
+    /// ([`Dirty::replaced`]). Set by a promotion and cleared, with the
     /// mutex held, by the step that finds nothing left; lock-free operations read it to
     /// know whether to lend a hand ([`SyncMap::lend_a_hand`]). Only a hint: what it
     /// speaks of is read and changed under the mutex, so `Relaxed` is enough, and a stale
@@ -131,37 +132,25 @@ struct Dirty<K, V> {
     misses: usize,
     /// The copy of `read` into `m` in progress, if any (beyond Go: see [`Copying`]).
     copying: Option<Copying<K, V>>,
-    /// A replaced read-only map being taken apart, if any (beyond Go: see [`Retiring`]).
-    retiring: Option<Retiring<K, V>>,
-    /// Replaced read-only maps waiting their turn: those a lock-free reader or a `range`
-    /// still held when a promotion or `clear` replaced them, and any replaced while another
-    /// was being taken apart. Each waits here until nothing else holds it, then it is taken
-    /// apart like any other. This reference is always the last, so no reader ever frees a
-    /// map.
-    held: Vec<Arc<ReadOnly<K, V>>>,
+    /// Read-only maps that promotions and `clear` replaced, on their way out (beyond Go:
+    /// see [`ReplacedMaps`]).
+    replaced: ReplacedMaps<K, V>,
 }
 
-/// A read-only map replaced by a promotion, taken apart a few entries at a time by the
-/// locked operations that follow, like the copy. Its entries are shared with the map that
-/// replaced it, so letting go of it is one reference count per entry: O(n) (76–126 ms at
-/// three million keys), which Go's garbage collector does in the background and which would
-/// otherwise fall on one operation. Only a map no snapshot holds any more can be taken
-/// apart. One that a lock-free reader still holds at the promotion is kept in
-/// [`Dirty::held`], so that the reader's let-go is one reference count, not the whole
-/// map's; a later step that finds it no longer shared takes it apart. So does one replaced
-/// while another is still being taken apart: no promotion drops a map. The steps are taken
-/// by the locked operations and by lock-free ones that find the mutex free
-/// ([`SyncMap::lend_a_hand`]).
-struct Retiring<K, V> {
-    m: EntryMap<K, V>,
-    /// Where the taking apart goes on (`GoMap::dismantle_some`).
-    next_chain: usize,
-}
+/// Read-only maps replaced by promotions (and `clear`), taken apart a few entries at a
+/// time by the locked operations that follow, like the copy. Their entries are shared with
+/// the map that replaced them, so letting go of one is one reference count per entry: O(n)
+/// (76–126 ms at three million keys), which Go's garbage collector does in the background
+/// and which would otherwise fall on one operation. Only a map no snapshot holds any more
+/// can be taken apart; one that a lock-free reader or a `range` still holds is kept, so
+/// that the reader's let-go is one reference count, not the whole map's, and no reader
+/// ever frees a map (see the `retire` module). The steps are taken by the locked
+/// operations and by lock-free ones that find the mutex free ([`SyncMap::lend_a_hand`]).
+type ReplacedMaps<K, V> = Replaced<ReadOnly<K, V>, K, Arc<Entry<V>>, KeyHasher>;
 
-impl<K, V> Retiring<K, V> {
-    /// The replaced map `replaced`, to take apart, if nothing else holds it any more.
-    fn take(replaced: Arc<ReadOnly<K, V>>) -> Result<Self, Arc<ReadOnly<K, V>>> {
-        Arc::try_unwrap(replaced).map(|read| Retiring { m: read.m, next_chain: 0 })
+impl<K, V> IntoTable<K, Arc<Entry<V>>, KeyHasher> for ReadOnly<K, V> {
+    fn into_table(self) -> EntryMap<K, V> {
+        self.m
     }
 }
 
@@ -223,32 +212,8 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// Moves the taking apart of a replaced map on by a step; returns whether a replaced
     /// map still waits (being taken apart, or held by readers).
     fn take_apart_some(&mut self) -> bool {
-        if let Some(Retiring { m, next_chain }) = &mut self.retiring {
-            if m.dismantle_some(next_chain, STEP) {
-                self.retiring = None;
-            }
-        } else if let Some(i) = self.held.iter().position(|held| Arc::strong_count(held) == 1) {
-            // Its readers have let go: it is ours to take apart.
-            match Retiring::take(self.held.swap_remove(i)) {
-                Ok(retiring) => self.retiring = Some(retiring),
-                Err(held) => self.held.push(held),
-            }
-        }
-        self.retiring.is_some() || !self.held.is_empty()
-    }
-
-    /// Takes the read-only map a promotion replaced, to be taken apart in steps: from the
-    /// next step if nothing else holds it and no other is being taken apart, else once its
-    /// turn comes ([`Dirty::held`]). Nothing is let go of here.
-    fn retire(&mut self, replaced: Arc<ReadOnly<K, V>>) {
-        if self.retiring.is_some() {
-            self.held.push(replaced);
-            return;
-        }
-        match Retiring::take(replaced) {
-            Ok(retiring) => self.retiring = Some(retiring),
-            Err(shared) => self.held.push(shared),
-        }
+        self.replaced.step(STEP);
+        !self.replaced.is_empty()
     }
 }
 
@@ -405,13 +370,7 @@ impl<K, V> SyncMap<K, V> {
     pub fn new() -> Self {
         SyncMap {
             read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::default()))),
-            dirty: CachePadded::new(Mutex::new(Dirty {
-                m: None,
-                misses: 0,
-                copying: None,
-                retiring: None,
-                held: Vec::new(),
-            })),
+            dirty: CachePadded::new(Mutex::new(Dirty { m: None, misses: 0, copying: None, replaced: Replaced::new() })),
             new_key_hasher: KeyHasher::default(),
             replaced_waiting: AtomicBool::new(false),
         }
@@ -552,7 +511,7 @@ where
     /// replaced map on) and promotes `dirty` once the misses reach its length. Takes the
     /// caller's snapshot of `read` and the mutex, to let go of them in the order this
     /// needs: the snapshot first, so that a map the promotion replaces can be taken apart
-    /// in steps ([`Retiring`]) as soon as nothing else holds it; then the mutex.
+    /// in steps ([`ReplacedMaps`]) as soon as nothing else holds it; then the mutex.
     fn miss(&self, read: Snapshot<ReadOnly<K, V>>, mut dirty: MutexGuard<'_, Dirty<K, V>>) {
         drop(read);
         dirty.misses += 1;
@@ -565,14 +524,14 @@ where
 
     /// Go's promotion: `dirty`, its copy finished, becomes the published read-only map
     /// (`None` without a dirty map), and the map it replaces goes to be taken apart in
-    /// steps ([`Dirty::retire`]): no map is let go of here, since releasing a whole map is
+    /// steps ([`ReplacedMaps`]): no map is let go of here, since releasing a whole map is
     /// O(n) and the promoting operation is a `load` or a `range`. Unlocks `dirty`.
     fn promote(&self, mut dirty: MutexGuard<'_, Dirty<K, V>>) -> Option<Arc<ReadOnly<K, V>>> {
         dirty.finish_copy();
         dirty.misses = 0;
         let promoted = Arc::new(ReadOnly::new(dirty.m.take()?));
         let replaced = self.read.swap(Arc::clone(&promoted));
-        dirty.retire(replaced);
+        dirty.replaced.keep(replaced);
         self.replaced_waiting.store(true, Relaxed);
         Some(promoted)
     }
@@ -790,17 +749,11 @@ where
         let old_read = self.read.swap(Arc::new(ReadOnly::new(GoMap::default())));
         // The copy's reference to `old_read` goes first (one count: ours is still there).
         drop(dirty.copying.take());
-        let mut to_free = (dirty.m.take(), dirty.retiring.take(), Vec::new());
-        // Keeps what a reader still holds, as `retire` does, so that no reader frees it.
-        for map in mem::take(&mut dirty.held).into_iter().chain([old_read]) {
-            if Arc::strong_count(&map) == 1 {
-                to_free.2.push(map);
-            } else {
-                dirty.held.push(map);
-            }
-        }
+        // What a reader still holds stays, so that no reader frees it.
+        dirty.replaced.hold(old_read);
+        let to_free = (dirty.m.take(), dirty.replaced.take_unheld());
         dirty.misses = 0;
-        self.replaced_waiting.store(!dirty.held.is_empty(), Relaxed);
+        self.replaced_waiting.store(!dirty.replaced.is_empty(), Relaxed);
         drop(dirty);
         // Released outside the lock: O(n).
         drop(to_free);
@@ -1005,13 +958,13 @@ mod tests {
         let map = promoted_probes(&DROPPED);
         let before = DROPPED.load(Relaxed);
         // Misses on the new key promote `dirty` and replace `read`.
-        while map.dirty.lock().retiring.is_none() {
+        while map.dirty.lock().replaced.retiring.is_none() {
             assert_eq!(map.load(&Probe(1000, &DROPPED)), Some(0));
         }
         assert!(DROPPED.load(Relaxed) - before < 50, "the replaced map went at once");
         // Each new key moves the taking apart on.
         let mut stores = 0;
-        while map.dirty.lock().retiring.is_some() {
+        while map.dirty.lock().replaced.retiring.is_some() {
             map.store(Probe(2000 + stores, &DROPPED), 0);
             stores += 1;
             assert!(stores < 200, "the replaced map is still there");
@@ -1021,8 +974,8 @@ mod tests {
         // A promotion by `range` leaves the map it replaces to the steps too.
         map.range(|_, _| true);
         let dirty = map.dirty.lock();
-        assert!(dirty.held.is_empty(), "range held on to the map it replaced");
-        assert!(dirty.retiring.as_ref().is_some_and(|r| r.m.len() > 100));
+        assert!(dirty.replaced.held.is_empty(), "range held on to the map it replaced");
+        assert!(dirty.replaced.retiring.as_ref().is_some_and(|r| r.m.len() > 100));
     }
 
     /// Two promotions, each while a reader holds the map it replaces: both maps wait
@@ -1046,7 +999,7 @@ mod tests {
             assert_eq!(map.load(&new_key), Some(0));
             assert!(dropped() - before < 50, "a promotion let go of a map");
         }
-        assert_eq!(map.dirty.lock().held.len(), 2, "a held map was displaced");
+        assert_eq!(map.dirty.lock().replaced.held.len(), 2, "a held map was displaced");
         let before = dropped();
         drop((first, second));
         assert_eq!(dropped(), before, "a reader's let-go freed a map");
@@ -1062,7 +1015,24 @@ mod tests {
         }
         assert_eq!(dropped() - before, 2 * 100);
         let dirty = map.dirty.lock();
-        assert!(dirty.held.is_empty() && dirty.retiring.is_none());
+        assert!(dirty.replaced.held.is_empty() && dirty.replaced.retiring.is_none());
+    }
+
+    /// A promotion while an earlier replaced map is still being taken apart (two `range`s,
+    /// which promote without waiting for misses): the new one waits its turn instead of
+    /// displacing the earlier one, which would be let go of at once.
+    #[test]
+    fn a_promotion_does_not_cut_short_a_taking_apart() {
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        let map = promoted_probes(&DROPPED);
+        map.range(|_, _| true); // promotes: the first hundred probes' map goes to the steps
+        assert!(map.dirty.lock().replaced.retiring.is_some());
+        map.store(Probe(2000, &DROPPED), 0); // a step, and a new `dirty`
+        let before = DROPPED.load(Relaxed);
+        map.range(|_, _| true); // promotes again
+        assert!(DROPPED.load(Relaxed) - before < 50, "a promotion let go of a map at once");
+        let dirty = map.dirty.lock();
+        assert!(dirty.replaced.retiring.is_some() && dirty.replaced.held.len() == 1);
     }
 
     /// `clear` while a reader holds the read-only map: the map is kept, the reader's let-go
@@ -1073,7 +1043,7 @@ mod tests {
         let map = promoted_probes(&DROPPED);
         let reader = map.read.load_full();
         map.clear();
-        assert_eq!(map.dirty.lock().held.len(), 1);
+        assert_eq!(map.dirty.lock().replaced.held.len(), 1);
         let before = DROPPED.load(Relaxed);
         drop(reader);
         assert_eq!(DROPPED.load(Relaxed), before, "the reader's let-go freed the map");
@@ -1102,19 +1072,19 @@ mod tests {
         while Arc::ptr_eq(&reader, &map.read.load_full()) {
             assert_eq!(map.load(&1000), Some(0)); // misses promote `dirty`
         }
-        assert!(map.dirty.lock().retiring.is_none(), "a map in use was taken apart");
-        assert!(matches!(&map.dirty.lock().held[..], [held] if Arc::ptr_eq(held, &reader)));
+        assert!(map.dirty.lock().replaced.retiring.is_none(), "a map in use was taken apart");
+        assert!(matches!(&map.dirty.lock().replaced.held[..], [held] if Arc::ptr_eq(held, &reader)));
         assert_eq!(reader.m.len(), 100, "the reader's map changed under it");
         drop(reader);
-        assert_eq!(Arc::strong_count(map.dirty.lock().held.first().expect("kept")), 1);
+        assert_eq!(Arc::strong_count(map.dirty.lock().replaced.held.first().expect("kept")), 1);
         // The reader's let-go left the map to the locked operations, which take it apart.
         map.store(2000, 0);
         {
             let dirty = map.dirty.lock();
-            assert!(dirty.held.is_empty() && dirty.retiring.is_some());
+            assert!(dirty.replaced.held.is_empty() && dirty.replaced.retiring.is_some());
         }
         let mut stores = 0;
-        while map.dirty.lock().retiring.is_some() {
+        while map.dirty.lock().replaced.retiring.is_some() {
             stores += 1;
             map.store(2000 + stores, 0);
             assert!(stores < 200, "the replaced map is still there");
@@ -1143,7 +1113,7 @@ mod tests {
             assert_eq!(map.load(&probe), Some(0));
             map.store(probe.clone(), 0);
         }
-        assert!(!map.dirty.lock().held.is_empty(), "a map in use was taken apart");
+        assert!(!map.dirty.lock().replaced.held.is_empty(), "a map in use was taken apart");
         assert_eq!(DROPPED.load(Relaxed), before);
         drop(reader);
         let mut loads = 0;
@@ -1155,7 +1125,7 @@ mod tests {
         assert!(loads > 5, "the replaced map went in {loads} steps");
         assert_eq!(DROPPED.load(Relaxed) - before, 100, "the replaced map's keys");
         let dirty = map.dirty.lock();
-        assert!(dirty.held.is_empty() && dirty.retiring.is_none());
+        assert!(dirty.replaced.held.is_empty() && dirty.replaced.retiring.is_none());
         assert!(dirty.m.is_none(), "lock-free operations added a key");
     }
 
@@ -1385,7 +1355,7 @@ mod loom_tests {
         loom::model(|| {
             let map = promoted_during_loads(1);
             let mut next = 3;
-            while !map.dirty.lock().held.is_empty() || map.dirty.lock().retiring.is_some() {
+            while !map.dirty.lock().replaced.held.is_empty() || map.dirty.lock().replaced.retiring.is_some() {
                 map.store(next, next);
                 next += 1;
                 assert!(next < 10, "the replaced map was never taken apart");
@@ -1410,7 +1380,7 @@ mod loom_tests {
                 assert!(loads < 4, "the replaced map was never taken apart");
             }
             let dirty = map.dirty.lock();
-            assert!(dirty.held.is_empty() && dirty.retiring.is_none(), "a replaced map was left");
+            assert!(dirty.replaced.held.is_empty() && dirty.replaced.retiring.is_none(), "a replaced map was left");
         });
     }
 
