@@ -159,6 +159,13 @@ fn count(dropped: &AtomicUsize) -> usize {
     dropped.load(Ordering::Relaxed)
 }
 
+/// `times` reads of a key that is always there, each of which may take a step.
+fn read(map: &CowMap<u32, Counted>, times: usize) {
+    for _ in 0..times {
+        assert!(map.contains_key(&0));
+    }
+}
+
 /// A snapshot still held when a write replaced it is not freed by its holder's drop (a
 /// reader would pay O(n) there); the reads that follow take it apart a little each.
 #[test]
@@ -179,9 +186,7 @@ fn reads_let_go_of_a_snapshot_held_at_its_replacement() {
         assert!(reads <= n, "{reads} reads and {} of {n} entries freed", count(&DROPPED));
     }
     assert!(reads > 4, "freed in {reads} reads");
-    for _ in 0..100 {
-        assert!(map.contains_key(&0));
-    }
+    read(&map, 100);
     assert_eq!(count(&DROPPED), n, "an entry of the replaced snapshot was dropped twice");
     assert_eq!(map.len(), n + 1);
     drop(map);
@@ -201,13 +206,9 @@ fn snapshots_the_caller_keeps_are_freed_by_a_later_write() {
     map.insert(ENTRIES, Counted(&DROPPED));
     let second = map.load();
     map.insert(ENTRIES + 1, Counted(&DROPPED));
-    for _ in 0..scale(1000, 100) {
-        assert!(map.contains_key(&0));
-    }
+    read(&map, scale(1000, 100));
     drop((first, second));
-    for _ in 0..100 {
-        assert!(map.contains_key(&0));
-    }
+    read(&map, 100);
     assert_eq!(count(&DROPPED), 0, "a read or the caller's drop freed a replaced snapshot");
     map.insert(ENTRIES + 2, Counted(&DROPPED));
     // The two kept snapshots (n and n + 1 values) and the one this write replaced (n + 2).
@@ -223,13 +224,10 @@ fn a_write_finishes_what_reads_left() {
     static DROPPED: AtomicUsize = AtomicUsize::new(0);
     let n = ENTRIES as usize;
     let map = counted_map(&DROPPED);
-    drop(map.load());
     let held = map.load();
     map.insert(ENTRIES, Counted(&DROPPED));
     drop(held);
-    for _ in 0..3 {
-        assert!(map.contains_key(&0));
-    }
+    read(&map, 3);
     let partly = count(&DROPPED);
     assert!(partly > 0 && partly < n, "{partly} of {n} freed by three reads");
     map.insert(ENTRIES + 1, Counted(&DROPPED));

@@ -81,12 +81,17 @@ impl<T: IntoTable<K, V, S>, K, V, S> Replaced<T, K, V, S> {
     /// holds it and no other is being taken apart, else once its turn comes. Frees nothing.
     pub(super) fn keep(&mut self, replaced: Arc<T>) {
         if self.retiring.is_none() {
-            match Arc::try_unwrap(replaced) {
-                Ok(map) => self.retiring = Some(Retiring { m: map.into_table(), next_chain: 0 }),
-                Err(shared) => self.held.push(shared),
-            }
+            self.start_or_hold(replaced);
         } else {
             self.held.push(replaced);
+        }
+    }
+
+    /// With none being taken apart: starts on `map` if nothing else holds it, else keeps it.
+    fn start_or_hold(&mut self, map: Arc<T>) {
+        match Arc::try_unwrap(map) {
+            Ok(map) => self.retiring = Some(Retiring { m: map.into_table(), next_chain: 0 }),
+            Err(shared) => self.held.push(shared),
         }
     }
 
@@ -110,10 +115,8 @@ impl<T: IntoTable<K, V, S>, K, V, S> Replaced<T, K, V, S> {
         let Some(i) = self.held.iter().position(|m| Arc::strong_count(m) == 1) else {
             return if self.held.is_empty() { Step::Nothing } else { Step::AllHeld };
         };
-        match Arc::try_unwrap(self.held.swap_remove(i)) {
-            Ok(map) => self.retiring = Some(Retiring { m: map.into_table(), next_chain: 0 }),
-            Err(still_held) => self.held.push(still_held),
-        }
+        let map = self.held.swap_remove(i);
+        self.start_or_hold(map);
         Step::Worked
     }
 }
