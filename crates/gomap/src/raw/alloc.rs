@@ -59,16 +59,22 @@ pub(crate) fn array_len(b: u8, bucket_size: usize) -> Option<usize> {
     Some(rounded / bucket_size)
 }
 
+/// The regions of an array: control words, links, data, chain bits.
+const REGIONS: usize = 4;
+
+/// Bits per word of the chain bits region.
+const WORD_BITS: usize = u64::BITS as usize;
+
 enum Memory {
     /// Nothing allocated (the lazily allocated array of an empty map).
     None,
     /// From the global allocator.
     Heap(Layout),
-    /// Mapped directly, `bytes` in all: the regions of control words, links and data start
-    /// at `offsets` (each on a page); of each region, the first `released` bytes are
-    /// already unmapped.
+    /// Mapped directly, `bytes` in all: the regions of control words, links, data and
+    /// chain bits start at `offsets` (each on a page); of each region, the first
+    /// `released` bytes are already unmapped.
     #[cfg(all(unix, not(miri)))]
-    Mapped { bytes: usize, offsets: [usize; 3], released: [usize; 3] },
+    Mapped { bytes: usize, offsets: [usize; REGIONS], released: [usize; REGIONS] },
 }
 
 /// Where an array's buckets are: enough to address them and follow chain links, without
@@ -77,6 +83,8 @@ pub(crate) struct ArrayView<K, V> {
     ctrl: *mut Ctrl,
     links: *mut Link,
     data: *mut Data<K, V>,
+    /// Bit `i` is set exactly when bucket `i`'s link is not null (see [`BucketArray`]).
+    chained: *mut u64,
     len: usize,
 }
 
@@ -90,8 +98,18 @@ impl<K, V> Copy for ArrayView<K, V> {}
 
 impl<K, V> ArrayView<K, V> {
     /// A view of no buckets.
-    pub(crate) const EMPTY: Self =
-        ArrayView { ctrl: ptr::null_mut(), links: ptr::null_mut(), data: ptr::null_mut(), len: 0 };
+    pub(crate) const EMPTY: Self = ArrayView {
+        ctrl: ptr::null_mut(),
+        links: ptr::null_mut(),
+        data: ptr::null_mut(),
+        chained: ptr::null_mut(),
+        len: 0,
+    };
+
+    /// How many buckets the array has, regular and pool.
+    pub(crate) fn len(self) -> usize {
+        self.len
+    }
 
     /// Bucket `i`, regular (`i < 2^b`) or from the pool.
     #[inline]
@@ -140,14 +158,49 @@ impl<K, V> ArrayView<K, V> {
     /// the table exclusively.
     #[inline]
     pub(crate) fn set_overflow(self, b: BucketRef<K, V>, next: *mut Ctrl) {
+        if let Some(i) = self.index_of(b.ctrl) {
+            let bit = 1u64 << (i % WORD_BITS);
+            // SAFETY: `i < len`, so word `i / 64` lies inside the chain bits region, which
+            // is never released while its links may still be written.
+            unsafe {
+                let word = self.chained.add(i / WORD_BITS);
+                *word = if next.is_null() { *word & !bit } else { *word | bit };
+            }
+        }
         // SAFETY: as in `overflow`.
         unsafe { *self.link(b) = next }
+    }
+
+    /// Whether bucket `i` of the array links an overflow bucket: one bit from a region a
+    /// 512th the size of the links', which stays in the nearest caches, where the link
+    /// itself would be a miss of its own (a search goes on past every full bucket, and
+    /// most full buckets end their chain).
+    #[inline]
+    fn is_chained(self, i: usize) -> bool {
+        // SAFETY: `i < len` (callers get `i` from `index_of`): inside the chain bits region.
+        unsafe { *self.chained.add(i / WORD_BITS) & (1 << (i % WORD_BITS)) != 0 }
+    }
+
+    /// Whether bucket `i`'s chain bit says what its link says (for `check_invariants`).
+    /// `i < len`, and the bucket's link must still be mapped.
+    pub(crate) fn chain_bit_agrees(self, i: usize) -> bool {
+        assert!(i < self.len);
+        // SAFETY: `i < len`: inside the links region, mapped by the caller's promise.
+        let link = unsafe { *self.links.add(i) };
+        self.is_chained(i) != link.is_null()
     }
 
     /// The bucket after `b` in its chain, which belongs to this array.
     #[inline]
     pub(crate) fn next(self, b: BucketRef<K, V>) -> Option<BucketRef<K, V>> {
-        let next = self.overflow(b);
+        let next = match self.index_of(b.ctrl) {
+            Some(i) if !self.is_chained(i) => return None,
+            // SAFETY: `i < len`: inside the links region, which is mapped while a chain
+            // bit says the link is in use (only evacuated chains, unlinked, are released).
+            Some(i) => unsafe { *self.links.add(i) },
+            // SAFETY: a bucket of our chains that is not ours is a live lone bucket.
+            None => unsafe { *LoneBucket::link_of(b) },
+        };
         if next.is_null() {
             None
         } else if let Some(i) = self.index_of(next) {
@@ -174,13 +227,16 @@ impl<K, V> ArrayView<K, V> {
     }
 }
 
-/// An array of `len` buckets, `2^b` regular ones then the overflow pool, in three regions
-/// of one allocation: the control words (`len * 8` bytes), the links (as many), the data.
+/// An array of `len` buckets, `2^b` regular ones then the overflow pool, in four regions
+/// of one allocation: the control words (`len * 8` bytes), the links (as many), the data,
+/// and the chain bits (`len` bits, one per bucket, set exactly when the bucket's link is
+/// not null: what a search past a full bucket reads instead of the link).
 pub(crate) struct BucketArray<K, V> {
     base: NonNull<u8>,
     ctrl: *mut Ctrl,
     links: *mut Link,
     data: *mut Data<K, V>,
+    chained: *mut u64,
     b: u8,
     /// `2^b - 1`, kept because every lookup needs it: a hash's chain is `hash & mask`.
     mask: usize,
@@ -200,6 +256,7 @@ impl<K, V> BucketArray<K, V> {
             ctrl: ptr::null_mut(),
             links: ptr::null_mut(),
             data: ptr::null_mut(),
+            chained: ptr::null_mut(),
             b: 0,
             mask: 0,
             len: 0,
@@ -220,6 +277,7 @@ impl<K, V> BucketArray<K, V> {
             Layout::array::<Ctrl>(len).expect("capacity overflow"),
             Layout::array::<Link>(len).expect("capacity overflow"),
             Layout::array::<Data<K, V>>(len).expect("capacity overflow"),
+            Layout::array::<u64>(len.div_ceil(WORD_BITS)).expect("capacity overflow"),
         ];
         let (base, offsets, memory) = Self::allocate(regions);
         // SAFETY: each offset lies inside the allocation, aligned for its region.
@@ -229,6 +287,7 @@ impl<K, V> BucketArray<K, V> {
             ctrl: at(0).cast(),
             links: at(1).cast(),
             data: at(2).cast(),
+            chained: at(3).cast(),
             b,
             mask: (1 << b) - 1,
             len,
@@ -238,13 +297,13 @@ impl<K, V> BucketArray<K, V> {
         }
     }
 
-    /// Zeroed memory for the three regions, one after the other; returns it with the
-    /// regions' offsets. (Miri cannot unmap part of a mapping, so under Miri every array
-    /// is a heap allocation.)
-    fn allocate(regions: [Layout; 3]) -> (NonNull<u8>, [usize; 3], Memory) {
+    /// Zeroed memory for the regions, one after the other; returns it with the regions'
+    /// offsets. (Miri cannot unmap part of a mapping, so under Miri every array is a heap
+    /// allocation.)
+    fn allocate(regions: [Layout; REGIONS]) -> (NonNull<u8>, [usize; REGIONS], Memory) {
         let mut layout = regions[0];
-        let mut offsets = [0; 3];
-        for i in 1..3 {
+        let mut offsets = [0; REGIONS];
+        for i in 1..REGIONS {
             let (joined, offset) = layout.extend(regions[i]).expect("capacity overflow");
             layout = joined;
             offsets[i] = offset;
@@ -260,7 +319,7 @@ impl<K, V> BucketArray<K, V> {
                 bytes += region.size().div_ceil(page) * page;
             }
             let base = map_zeroed(bytes, layout);
-            return (base, offsets, Memory::Mapped { bytes, offsets, released: [0; 3] });
+            return (base, offsets, Memory::Mapped { bytes, offsets, released: [0; REGIONS] });
         }
         // (A bucket holds at least its control word: the size is not zero.)
         (heap_zeroed(layout), offsets, Memory::Heap(layout))
@@ -287,7 +346,7 @@ impl<K, V> BucketArray<K, V> {
     /// The array's buckets, to address them and follow chain links.
     #[inline]
     pub(crate) fn view(&self) -> ArrayView<K, V> {
-        ArrayView { ctrl: self.ctrl, links: self.links, data: self.data, len: self.len }
+        ArrayView { ctrl: self.ctrl, links: self.links, data: self.data, chained: self.chained, len: self.len }
     }
 
     /// Bucket `i`, regular (`i < 2^b`) or from the pool.
@@ -317,20 +376,21 @@ impl<K, V> BucketArray<K, V> {
 
     /// Empties every bucket and refills the pool, as after a fresh allocation (Go's
     /// `mapclear` keeps and re-zeroes the array); the lone overflow buckets go. Only the
-    /// control words and links are zeroed: a slot is read only where its control word says
-    /// it is occupied, so the slots (eight ninths of the array for `u64` keys and values)
-    /// keep their old bytes; Go clears them too, for its garbage collector.
+    /// control words, links and chain bits are zeroed: a slot is read only where its
+    /// control word says it is occupied, so the slots (eight ninths of the array for `u64`
+    /// keys and values) keep their old bytes; Go clears them too, for its garbage collector.
     pub(crate) fn zero(&mut self) {
         self.lone = LoneSlabs::new();
         if self.len == 0 {
             return;
         }
-        // SAFETY: both regions are live (only old arrays are ever partly released, and
-        // those are never zeroed), and a zero control word and a null link make an empty
-        // bucket, whatever its slots hold.
+        // SAFETY: the regions are live (only old arrays are ever partly released, and
+        // those are never zeroed), and a zero control word, a null link and a clear chain
+        // bit make an empty bucket, whatever its slots hold.
         unsafe {
             ptr::write_bytes(self.ctrl, 0, self.len);
             ptr::write_bytes(self.links, 0, self.len);
+            ptr::write_bytes(self.chained, 0, self.len.div_ceil(WORD_BITS));
         }
         self.next_overflow = 1 << self.b;
     }
@@ -341,7 +401,9 @@ impl<K, V> BucketArray<K, V> {
         #[cfg(all(unix, not(miri)))]
         if let Memory::Mapped { offsets, released, .. } = &mut self.memory {
             let page = page_size();
-            let used = [n * mem::size_of::<Ctrl>(), n * mem::size_of::<Link>(), n * mem::size_of::<Data<K, V>>()];
+            // The chain bits stay: a 512th of the links, and read for every chain that is
+            // walked or unlinked.
+            let used = [n * mem::size_of::<Ctrl>(), n * mem::size_of::<Link>(), n * mem::size_of::<Data<K, V>>(), 0];
             for ((&start, used), released) in offsets.iter().zip(used).zip(released) {
                 // Rounded down to whole pages (a power of two: no division on this path,
                 // which every advance of the evacuation mark takes).
@@ -366,9 +428,9 @@ impl<K, V> BucketArray<K, V> {
     pub(crate) fn release_some(&mut self, budget: usize) -> bool {
         #[cfg(all(unix, not(miri)))]
         if let Memory::Mapped { bytes, offsets, released } = &mut self.memory {
-            let ends = [offsets[1], offsets[2], *bytes];
+            let ends = [offsets[1], offsets[2], offsets[3], *bytes];
             // The first region with something left, if any.
-            if let Some(r) = (0..3).find(|&r| offsets[r] + released[r] < ends[r]) {
+            if let Some(r) = (0..REGIONS).find(|&r| offsets[r] + released[r] < ends[r]) {
                 let start = offsets[r] + released[r];
                 let n = (ends[r] - start).min(budget);
                 // SAFETY: `[start, start + n)` is a still-mapped, page-aligned part of one
@@ -405,8 +467,8 @@ impl<K, V> Drop for BucketArray<K, V> {
             Memory::Heap(layout) => unsafe { dealloc(self.base.as_ptr(), layout) },
             #[cfg(all(unix, not(miri)))]
             Memory::Mapped { bytes, offsets, released } => {
-                let ends = [offsets[1], offsets[2], bytes];
-                for r in 0..3 {
+                let ends = [offsets[1], offsets[2], offsets[3], bytes];
+                for r in 0..REGIONS {
                     let from = offsets[r] + released[r];
                     if from < ends[r] {
                         // SAFETY: the still-mapped rest of one region of our own mapping.

@@ -36,6 +36,10 @@ impl<K, V> RawTable<K, V> {
                 assert_eq!(old.b() + 1, self.b, "inv 7: doubling from b = {} to {}", old.b(), self.b);
             }
             let view = old.view();
+            // Released below the mark; the pool is not.
+            for i in (self.nevacuate..=old_mask).chain(old_mask + 1..view.len()) {
+                assert!(view.chain_bit_agrees(i), "inv 10: old bucket {i}: chain bit and link disagree");
+            }
             for oi in self.nevacuate..=old_mask {
                 let head = view.bucket(oi);
                 if head.is_evacuated() {
@@ -57,6 +61,9 @@ impl<K, V> RawTable<K, V> {
         }
 
         let view = self.buckets.view();
+        for i in 0..view.len() {
+            assert!(view.chain_bit_agrees(i), "inv 10: bucket {i}: chain bit and link disagree");
+        }
         for i in 0..self.regular_buckets() {
             let counts =
                 Self::check_chain(view, view.bucket(i), "current", i, hasher, |hash| hash as usize & self.mask() == i);

@@ -166,7 +166,7 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
             // chain holds nothing further, without a read of the bucket's link.
             let chains = &mut self.chains;
             let bucket = if chains.new_left > 0
-                && (self.bucket.group().ends_chain() || chains.new.overflow(self.bucket).is_null())
+                && (self.bucket.group().ends_chain() || chains.new.next(self.bucket).is_none())
             {
                 chains.next_current_head()
             } else if let Some(bucket) = chains.after(self.bucket) {

@@ -7,9 +7,11 @@
 //!
 //! **Layout.** The table is an array of `2^b` buckets. A bucket holds eight slots: eight
 //! *tophash* bytes, eight keys and eight values, and a link to an overflow bucket. Unlike
-//! Go, an array keeps these in three dense regions ([`bucket`]): the tophash bytes (a
-//! bucket's 8-byte *control word*), the links, and the slots, so a lookup that misses
-//! usually reads one control word, from a region an eighteenth of the array's size. The
+//! Go, an array keeps these in dense regions ([`bucket`]): the tophash bytes (a bucket's
+//! 8-byte *control word*), the links, the slots, and a bit per bucket that tells whether
+//! its link is in use, so a lookup that misses usually reads one control word, from a
+//! region an eighteenth of the array's size, and goes past a full bucket that ends its
+//! chain without reading its link. The
 //! low `b` bits of a key's hash select its bucket; the top byte, lifted out of the marker
 //! range 0..=4, is its tophash. A lookup matches its tophash against all eight bytes at once
 //! (one SSE2 compare on x86_64, one word of SWAR arithmetic elsewhere: [`group`]) and
@@ -73,6 +75,9 @@
 //!    `noverflow` counts the overflow buckets of the current array.
 //! 9. What is cached for the size agrees with `b`: the current array (unless unallocated)
 //!    has `2^b` regular buckets and the mask `2^b - 1`, and the growth limits are `b`'s.
+//! 10. A bucket's chain bit is set exactly when its link is not null (in the current array,
+//!     and in the old array's unevacuated chains and pool), so a search that finds the bit
+//!     clear may stop without reading the link.
 
 mod alloc;
 mod bucket;
