@@ -389,9 +389,6 @@ impl<K, V> RawTable<K, V> {
         let i = hash as usize & self.mask();
         let mut b = array.bucket(i);
         b.prefetch();
-        // Unlike a lookup's, a write's chain is often full near the load factor's bound
-        // (about a third of the buckets at 6.5 per bucket), and then goes on via its link.
-        array.prefetch_link(i);
         let mut empty = None;
         loop {
             let group = b.group();
