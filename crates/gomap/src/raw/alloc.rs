@@ -139,13 +139,6 @@ impl<K, V> ArrayView<K, V> {
         prefetch_line(self.data.wrapping_add(i));
     }
 
-    /// Asks for the link of bucket `i` (a hint, like [`BucketRef::prefetch`]): for a walk of
-    /// the chain starting there that is about to happen.
-    #[inline(always)]
-    pub(crate) fn prefetch_link(self, i: usize) {
-        prefetch_line(self.links.wrapping_add(i));
-    }
-
     /// The control word of the bucket after `b` in its chain, or null. `b` belongs to one
     /// of this array's chains.
     #[inline]
@@ -159,6 +152,10 @@ impl<K, V> ArrayView<K, V> {
     #[inline]
     pub(crate) fn set_overflow(self, b: BucketRef<K, V>, next: *mut Ctrl) {
         if let Some(i) = self.index_of(b.ctrl) {
+            if next.is_null() && !self.is_chained(i) {
+                // Already null: leave its cache line alone (evacuation unlinks every chain).
+                return;
+            }
             let bit = 1u64 << (i % WORD_BITS);
             // SAFETY: `i < len`, so word `i / 64` lies inside the chain bits region, which
             // is never released while its links may still be written.

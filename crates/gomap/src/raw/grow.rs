@@ -100,14 +100,12 @@ impl<K, V> RawTable<K, V> {
         self.prefetch_move(self.nevacuate);
     }
 
-    /// Prefetches old chain `oi` (its head's control word, link and slots) and the new
+    /// Prefetches old chain `oi` (its head's control word and slots) and the new
     /// buckets it moves to (a hint: nothing when no growth is in progress).
     #[inline]
     fn prefetch_move(&self, oi: usize) {
         if let Some(old) = &self.old {
             old.bucket(oi).prefetch_whole();
-            // The chain is walked, and its head unlinked, through its link.
-            old.view().prefetch_link(oi);
             let (x, y) = self.destinations(oi);
             x.prefetch_whole();
             y.prefetch_whole();
