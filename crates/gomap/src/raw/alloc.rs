@@ -373,21 +373,31 @@ impl<K, V> BucketArray<K, V> {
 
     /// Empties every bucket and refills the pool, as after a fresh allocation (Go's
     /// `mapclear` keeps and re-zeroes the array); the lone overflow buckets go. Only the
-    /// control words, links and chain bits are zeroed: a slot is read only where its
-    /// control word says it is occupied, so the slots (eight ninths of the array for `u64`
-    /// keys and values) keep their old bytes; Go clears them too, for its garbage collector.
+    /// control words, the links in use and the chain bits are zeroed: a slot is read only
+    /// where its control word says it is occupied, so the slots (eight ninths of the array
+    /// for `u64` keys and values) keep their old bytes; Go clears them too, for its garbage
+    /// collector.
     pub(crate) fn zero(&mut self) {
         self.lone = LoneSlabs::new();
         if self.len == 0 {
             return;
         }
+        let words = self.len.div_ceil(WORD_BITS);
         // SAFETY: the regions are live (only old arrays are ever partly released, and
         // those are never zeroed), and a zero control word, a null link and a clear chain
-        // bit make an empty bucket, whatever its slots hold.
+        // bit make an empty bucket, whatever its slots hold. Only the links whose chain bit
+        // is set can be non-null (invariant 10), so only those are written: most of the
+        // links region, which a fill never touches, stays out of the cache.
         unsafe {
             ptr::write_bytes(self.ctrl, 0, self.len);
-            ptr::write_bytes(self.links, 0, self.len);
-            ptr::write_bytes(self.chained, 0, self.len.div_ceil(WORD_BITS));
+            for w in 0..words {
+                let mut bits = *self.chained.add(w);
+                while bits != 0 {
+                    *self.links.add(w * WORD_BITS + bits.trailing_zeros() as usize) = ptr::null_mut();
+                    bits &= bits - 1;
+                }
+            }
+            ptr::write_bytes(self.chained, 0, words);
         }
         self.next_overflow = 1 << self.b;
     }
