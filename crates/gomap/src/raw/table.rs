@@ -242,6 +242,11 @@ impl<K, V> RawTable<K, V> {
     }
 
     pub(super) fn with_b(b: u8) -> Self {
+        Self::with_buckets(b, if b == 0 { BucketArray::empty() } else { BucketArray::new(b) })
+    }
+
+    /// An empty table of size `b` over `buckets`, an array for `2^b` buckets (or none).
+    pub(super) fn with_buckets(b: u8, buckets: BucketArray<K, V>) -> Self {
         RawTable {
             count: 0,
             b,
@@ -249,7 +254,7 @@ impl<K, V> RawTable<K, V> {
             overflow: Overflow { noverflow: 0, rng: random_u64() | 1 },
             limits: GrowthLimits::for_b(b),
             seed: random_u64(),
-            buckets: if b == 0 { BucketArray::empty() } else { BucketArray::new(b) },
+            buckets,
             old: None,
             nevacuate: 0,
             retired: None,
