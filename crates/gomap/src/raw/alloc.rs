@@ -178,7 +178,7 @@ impl<K, V> ArrayView<K, V> {
     }
 
     /// Whether bucket `i` of the array links an overflow bucket: one bit from a region a
-    /// 512th the size of the links', which stays in the nearest caches, where the link
+    /// 64th the size of the links', which stays in the nearest caches, where the link
     /// itself would be a miss of its own (a search goes on past every full bucket, and
     /// most full buckets end their chain).
     #[inline]
@@ -430,7 +430,7 @@ impl<K, V> BucketArray<K, V> {
         #[cfg(all(unix, not(miri)))]
         if let Memory::Mapped { offsets, released, .. } = &mut self.memory {
             let page = page_size();
-            // The chain bits stay: a 512th of the links, and read for every chain that is
+            // The chain bits stay: a 64th of the links, and read for every chain that is
             // walked or unlinked.
             let used = [n * mem::size_of::<Ctrl>(), n * mem::size_of::<Link>(), n * mem::size_of::<Data<K, V>>(), 0];
             for ((&start, used), released) in offsets.iter().zip(used).zip(released) {
@@ -731,6 +731,41 @@ mod tests {
         assert_eq!(b.bytes(), regions + lone_bytes::<u64, u64>());
         b.zero();
         assert_eq!(b.bytes(), regions);
+    }
+
+    /// A chain bit follows its bucket's link through linking, unlinking and `zero`, and a
+    /// bucket whose bit is clear ends its chain whatever its link says (the bit is what
+    /// `next` reads first). Buckets on both sides of a word boundary of the bits.
+    #[test]
+    fn chain_bits_follow_links() {
+        let mut a = BucketArray::<u64, u64>::new(7);
+        let view = a.view();
+        let heads = [0, 63, 64, 127];
+        for (n, &i) in heads.iter().enumerate() {
+            let overflow = a.take_pool_bucket().unwrap();
+            view.set_overflow(view.bucket(i), overflow.ctrl);
+            for j in 0..view.len() {
+                assert!(view.chain_bit_agrees(j), "bucket {j} after linking {i}");
+                let linked = heads[..=n].contains(&j);
+                assert_eq!(view.next(view.bucket(j)).is_some(), linked, "bucket {j}");
+            }
+        }
+        view.set_overflow(view.bucket(63), ptr::null_mut());
+        assert!(view.next(view.bucket(63)).is_none());
+        assert!(view.next(view.bucket(64)).is_some(), "unlinking 63 touched its neighbour's bit");
+        assert!((0..view.len()).all(|j| view.chain_bit_agrees(j)));
+        // A link written behind the bits' back is not followed: the bit decides.
+        // SAFETY: bucket 5's link, inside the links region.
+        unsafe { *view.links.add(5) = view.bucket(6).ctrl };
+        assert!(view.next(view.bucket(5)).is_none());
+        assert!(!view.chain_bit_agrees(5));
+        // SAFETY: as above.
+        unsafe { *view.links.add(5) = ptr::null_mut() };
+        a.zero();
+        let view = a.view();
+        for j in 0..view.len() {
+            assert!(view.chain_bit_agrees(j) && view.overflow(view.bucket(j)).is_null(), "bucket {j} after zero");
+        }
     }
 
     #[test]
