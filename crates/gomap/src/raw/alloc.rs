@@ -160,21 +160,24 @@ impl<K, V> ArrayView<K, V> {
     /// the table exclusively.
     #[inline]
     pub(crate) fn set_overflow(self, b: BucketRef<K, V>, next: *mut Ctrl) {
-        if let Some(i) = self.index_of(b.ctrl) {
-            if next.is_null() && !self.is_chained(i) {
-                // Already null: leave its cache line alone (evacuation unlinks every chain).
-                return;
-            }
-            let bit = 1u64 << (i % WORD_BITS);
-            // SAFETY: `i < len`, so word `i / 64` lies inside the chain bits region, which
-            // is never released while its links may still be written.
-            unsafe {
-                let word = self.chained.add(i / WORD_BITS);
-                *word = if next.is_null() { *word & !bit } else { *word | bit };
-            }
+        let Some(i) = self.index_of(b.ctrl) else {
+            // SAFETY: a bucket of our chains that is not ours is a live lone bucket.
+            unsafe { *LoneBucket::link_of(b) = next };
+            return;
+        };
+        if next.is_null() && !self.is_chained(i) {
+            // Already null: leave its cache line alone (evacuation unlinks every chain).
+            return;
         }
-        // SAFETY: as in `overflow`.
-        unsafe { *self.link(b) = next }
+        let bit = 1u64 << (i % WORD_BITS);
+        // SAFETY: `i < len`, so word `i / 64` lies inside the chain bits region, which is
+        // never released, and link `i` inside the links region, mapped while its bit is set
+        // or about to be.
+        unsafe {
+            let word = self.chained.add(i / WORD_BITS);
+            *word = if next.is_null() { *word & !bit } else { *word | bit };
+            *self.links.add(i) = next;
+        }
     }
 
     /// Whether bucket `i` of the array links an overflow bucket: one bit from a region a

@@ -17,18 +17,18 @@ impl<K, V> RawTable<K, V> {
     /// called on keys of unevacuated old chains. If `dup` or `hasher` panics, what was
     /// copied so far is dropped and `self` is unchanged (it is only read).
     pub(crate) fn clone_with(&self, hasher: &impl Fn(&K) -> u64, mut dup: impl FnMut(&K, &V) -> (K, V)) -> Self {
-        if self.count == 0 {
-            let mut copy = RawTable::with_b(self.b);
-            copy.seed = self.seed;
-            return copy;
-        }
         // With an entry per bucket or more, every page of the copy's array is written (a
         // 4 KiB page of `u64` slots spans 32 buckets), so the pages come all at once. A
         // sparser table keeps its untouched pages unmapped, as the original does.
-        let array =
-            if self.count >> self.b != 0 { BucketArray::new_populated(self.b) } else { BucketArray::new(self.b) };
-        let mut copy = RawTable::with_buckets(self.b, array);
+        let mut copy = if self.count >> self.b != 0 {
+            RawTable::with_buckets(self.b, BucketArray::new_populated(self.b))
+        } else {
+            RawTable::with_b(self.b)
+        };
         copy.seed = self.seed;
+        if self.count == 0 {
+            return copy;
+        }
         let array = self.buckets.view();
         for i in 0..=self.mask() {
             let mut to = NextFree::new(copy.buckets.bucket(i));
