@@ -11,8 +11,8 @@ use crate::GoMap;
 ///
 /// Each call to [`next`](Cursor::next) takes the map and produces one entry. Between two
 /// calls the map may be changed in any way: inserts, removes, updates, [`clear`],
-/// growths of either kind, [`finish_growth`], [`evacuate_step`]. The cursor then keeps Go's
-/// guarantees for `range`:
+/// growths of either kind, [`finish_growth`], [`evacuate_step`], [`reserve`],
+/// [`shrink_to_fit`]. The cursor then keeps Go's guarantees for `range`:
 ///
 /// 1. An entry present when the cursor was made, and not removed before the cursor reaches
 ///    it, is produced **exactly once**, with its value as it is at that moment.
@@ -73,6 +73,8 @@ use crate::GoMap;
 /// [`clear`]: GoMap::clear
 /// [`finish_growth`]: GoMap::finish_growth
 /// [`evacuate_step`]: GoMap::evacuate_step
+/// [`reserve`]: GoMap::reserve
+/// [`shrink_to_fit`]: GoMap::shrink_to_fit
 pub struct Cursor<K, V> {
     raw: RawCursor<K, V>,
 }

@@ -80,10 +80,10 @@
 //!
 //! A [`Cursor`] holds no borrow of the map; the map goes into each step. Whatever happens
 //! between steps (inserts, removes, updates, [`GoMap::clear`], growths of either kind,
-//! [`GoMap::finish_growth`]), it keeps Go's guarantees: an entry present throughout is
-//! produced exactly once, with its value current at that moment; an entry removed before
-//! the cursor reaches it is not produced; an entry inserted meanwhile is produced at most
-//! once; a key removed and inserted again is a new entry. One difference from Go: Go stops
+//! [`GoMap::finish_growth`], [`GoMap::shrink_to_fit`]), it keeps Go's guarantees: an entry
+//! present throughout is produced exactly once, with its value current at that moment; an
+//! entry removed before the cursor reaches it is not produced; an entry inserted meanwhile
+//! is produced at most once; a key removed and inserted again is a new entry. One difference from Go: Go stops
 //! producing new entries once the map has grown during the loop, a cursor does not, so a
 //! loop that inserts several new keys for every entry it visits runs for as long as it
 //! keeps finding them ahead (each new key at most once).
@@ -101,8 +101,9 @@
 //! *same-size growth*, which compacts chains full of tombstones. While a growth runs, every
 //! insert or remove first *evacuates* two old buckets: the one it is about to use and the
 //! lowest not yet moved. A growth from `2^b` buckets is over after about `0.69 × 2^b`
-//! writes. Lookups never move anything. Maps never shrink; [`GoMap::clear`] keeps the
-//! buckets.
+//! writes. Lookups never move anything. Maps never shrink by themselves, as in Go;
+//! [`GoMap::clear`] keeps the buckets, and [`GoMap::shrink_to_fit`] gives memory back on
+//! request (below).
 //!
 //! The unsafe core lives in one private module (`raw`), whose documentation is the design
 //! essay and the list of invariants; [`GoMap::check_invariants`] verifies them all.
@@ -126,6 +127,10 @@
 //! * The u16 overflow counter saturates where Go's would wrap.
 //! * Large old bucket arrays are released piece by piece as the evacuation advances, so
 //!   the end of a growth does not pay for freeing the whole array.
+//! * [`GoMap::shrink_to_fit`] and [`GoMap::shrink_to`] move the entries into the smallest
+//!   array that holds them (the `B` of Go's `make(map, len)`), dropping overflow chains and
+//!   tombstones: Go's maps never give memory back (golang/go#20135). Like `reserve`, a bulk
+//!   operation, O(len); a [`Cursor`] keeps its guarantees across it.
 //!
 //! # Sharing a map between threads
 //!
@@ -142,7 +147,8 @@
 //!   starts (INFO `growth_started`: trigger, old and new B, len, bytes), for every old
 //!   bucket evacuated (DEBUG `bucket_evacuated`), when a growth finishes (INFO
 //!   `growth_finished`: writes it took, wall time, entries moved) or is abandoned (INFO
-//!   `growth_abandoned`: by `clear`, `drain`, `reserve`, or dropping the map mid-growth),
+//!   `growth_abandoned`: by `clear`, `drain`, `reserve`, `shrink_to`, or dropping the map
+//!   mid-growth),
 //!   and for every overflow bucket attached (DEBUG `overflow_allocated`). Each carries
 //!   `map`, a process-unique number of the map, and `growth`, the map's growth number.
 //!   `gomap trace` (the CLI) turns them into a Chrome trace. Without the feature none of

@@ -360,8 +360,56 @@ where
         let needed = self.len().checked_add(additional).expect("capacity overflow");
         if needed > self.capacity() {
             let b = raw::b_for_hint(needed);
-            self.table.resize(b, &make_hasher(&self.hash_builder, self.table.seed()));
+            self.table.resize(b, &make_hasher(&self.hash_builder, self.table.seed()), raw::BulkResize::Reserve);
         }
+    }
+
+    /// Shrinks the map into the smallest bucket array that holds its entries: `2^B` buckets
+    /// for the `B` that Go's `make(map, len)` picks, with overflow buckets only where the
+    /// keys' hashes force them. Go's maps never give memory back (golang/go#20135); this is
+    /// how a `GoMap` does. An empty map gives back all of it.
+    ///
+    /// Like [`reserve`](Self::reserve), a bulk operation: every entry moves at once,
+    /// O(len). It also ends a growth in progress, and compacts the overflow chains of a map
+    /// that needs no smaller array. A map already in that shape is left alone.
+    ///
+    /// # Panics
+    /// If `K::hash` panics; the map is then left as it was.
+    ///
+    /// ```
+    /// let mut map: gomap::GoMap<u64, u64> = (0..10_000).map(|i| (i, i)).collect();
+    /// map.retain(|&k, _| k < 100);
+    /// let before = map.stats().bytes;
+    /// map.shrink_to_fit();
+    /// assert!(map.stats().bytes < before / 10);
+    /// assert_eq!(map.len(), 100);
+    /// assert_eq!(map.stats().b, 4); // Go's B for make(map, 100)
+    /// ```
+    pub fn shrink_to_fit(&mut self) {
+        self.shrink_to(0);
+    }
+
+    /// Shrinks the map like [`shrink_to_fit`](Self::shrink_to_fit), but keeps room for at
+    /// least `min_capacity` entries (and the entries it holds). When that takes the
+    /// current array or a bigger one, it only compacts (as `shrink_to_fit` does for a map
+    /// already at its smallest size) or, if the array is bigger, does nothing, as in std.
+    ///
+    /// # Panics
+    /// If `K::hash` panics; the map is then left as it was.
+    ///
+    /// ```
+    /// let mut map: gomap::GoMap<u64, u64> = gomap::GoMap::with_capacity(10_000);
+    /// map.insert(1, 1);
+    /// map.shrink_to(1_000);
+    /// assert!(map.capacity() >= 1_000 && map.capacity() < 10_000);
+    /// map.shrink_to(100_000); // needs a bigger array: nothing happens
+    /// assert!(map.capacity() < 10_000);
+    /// map.shrink_to(0);
+    /// assert!(map.capacity() < 1_000);
+    /// assert_eq!(map.get(&1), Some(&1));
+    /// ```
+    pub fn shrink_to(&mut self, min_capacity: usize) {
+        self.table.shrink_to(min_capacity, &make_hasher(&self.hash_builder, self.table.seed()));
     }
 
     /// Inserts a key-value pair. If the key was present its value is replaced and the old
@@ -831,6 +879,11 @@ impl<K: Eq, V> GoMap<K, V, ()> {
             RawEntry::Occupied(raw) => (raw.into_mut(), false),
             RawEntry::Vacant(raw) => (raw.insert(key, default(), hasher).into_mut(), true),
         }
+    }
+
+    /// [`GoMap::shrink_to`] for a map whose hashes are computed by the caller.
+    pub(crate) fn shrink_to_prehashed(&mut self, min_capacity: usize, hasher: &impl Fn(&K) -> u64) {
+        self.table.shrink_to(min_capacity, hasher);
     }
 
     /// [`GoMap::retain`] for a map whose hashes are computed by the caller.

@@ -23,12 +23,12 @@ const GAUGES: [(&str, Unit, &str); 10] = [
 const COUNTERS: [(&str, &str); 8] = [
     ("gomap_growths_started_total", "Growths started, by kind (doubling, same_size)"),
     ("gomap_growths_finished_total", "Growths whose evacuation completed, by kind"),
-    ("gomap_growths_abandoned_total", "Growths ended unfinished by clear, drain or reserve"),
+    ("gomap_growths_abandoned_total", "Growths ended unfinished by clear, drain, reserve or shrink_to"),
     ("gomap_buckets_evacuated_total", "Old buckets evacuated, by what drove it (write, explicit)"),
     ("gomap_entries_moved_total", "Entries moved by incremental evacuation"),
     ("gomap_growth_writes_total", "Writes that did growth work"),
     ("gomap_overflow_allocated_total", "Overflow buckets attached, by source (pool, separate)"),
-    ("gomap_bulk_resizes_total", "Times reserve moved every entry at once"),
+    ("gomap_bulk_resizes_total", "Times reserve or shrink_to moved every entry at once"),
 ];
 
 /// Registers a description and unit for every metric [`MapStats::publish_metrics`] sets,

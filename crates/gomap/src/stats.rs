@@ -120,7 +120,7 @@ pub struct GrowthCounters {
     /// [`GoMap::extract_if`]: crate::GoMap::extract_if
     pub evacuated_explicitly: u64,
     /// Entries moved by incremental evacuation (a bulk [`reserve`](crate::GoMap::reserve)
-    /// is not counted here, see `bulk_resizes`).
+    /// or [`shrink_to`](crate::GoMap::shrink_to) is not counted here, see `bulk_resizes`).
     pub entries_moved: u64,
     /// Writes that did growth work: every write while a growth is in progress, including
     /// the insert that started it. The writes a growth took, summed over all growths.
@@ -133,7 +133,8 @@ pub struct GrowthCounters {
     /// slabs of memory the array allocates as it needs them; Go allocates each on its own).
     pub overflow_allocated_separately: u64,
     /// Times [`GoMap::reserve`](crate::GoMap::reserve) moved every entry at once into a
-    /// bigger array.
+    /// bigger array, or [`GoMap::shrink_to`](crate::GoMap::shrink_to) into a smaller or
+    /// compacted one.
     pub bulk_resizes: u64,
 }
 

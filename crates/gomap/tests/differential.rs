@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
-use common::{clusters_of_32, config, five_hashes, generation_32, low_bits_zero, same_size_churn, FnBuild, MIRI};
+use common::{clusters_of_32, config, five_hashes, generation_32, go_b, low_bits_zero, same_size_churn, FnBuild, MIRI};
 
 // ---------------------------------------------------------------------------
 // Go's growth rules
@@ -184,6 +184,7 @@ enum Op {
     Clear,
     Drain(Option<usize>),
     Reserve(usize),
+    ShrinkTo(usize),
     FinishGrowth,
     EvacuateStep(usize),
     Get(u64),
@@ -223,6 +224,7 @@ enum Kind {
     Clear,
     Drain,
     Reserve,
+    ShrinkTo,
     FinishGrowth,
     EvacuateStep,
     Get,
@@ -251,6 +253,7 @@ fn weights(p: &Params) -> Vec<(u32, Kind)> {
         (2, Kind::Clear),
         (2, Kind::Drain),
         (50, Kind::Reserve),
+        (30, Kind::ShrinkTo),
         (50, Kind::FinishGrowth),
         (100, Kind::EvacuateStep),
         (1000, Kind::Get),
@@ -296,6 +299,7 @@ fn decode(p: &Params, table: &[(u32, Kind)], (mut pick, a, b, c): (u32, u64, u64
         Kind::Clear => Op::Clear,
         Kind::Drain => Op::Drain(take(b)),
         Kind::Reserve => Op::Reserve((b % p.max_reserve) as usize),
+        Kind::ShrinkTo => Op::ShrinkTo(if c % 2 == 0 { 0 } else { (b % p.max_reserve) as usize }),
         Kind::FinishGrowth => Op::FinishGrowth,
         Kind::EvacuateStep => Op::EvacuateStep((b % 20) as usize),
         Kind::Get => Op::Get(k),
@@ -611,6 +615,38 @@ impl<S: BuildHasher + Clone> Harness<S> {
                     "reserve({n}): capacity {} < len {} + n",
                     self.map.capacity(),
                     self.model.len()
+                );
+                self.note(&s0, &s1);
+            }
+            Op::ShrinkTo(n) => {
+                let resizes = self.map.stats().growth.bulk_resizes;
+                self.map.shrink_to(n);
+                self.model.shrink_to(n);
+                let s1 = self.snap();
+                let want = go_b(self.model.len().max(n));
+                let resized = self.map.stats().growth.bulk_resizes - resizes;
+                if want > s0.b {
+                    assert_eq!((s1, resized), (s0, 0), "shrink_to({n}) that needs a bigger array changed the map");
+                } else {
+                    // Go's B for make(map, max(len, n)), and nothing else held.
+                    assert_eq!(s1.b, want, "shrink_to({n}): B");
+                    assert!(!s1.growing, "shrink_to({n}) left a growth in progress");
+                    if want < s0.b || s0.growing {
+                        assert_eq!(resized, 1, "shrink_to({n}) from {s0:?} did not resize");
+                    }
+                    if resized == 1 {
+                        assert_eq!(s1.tomb, 0, "shrink_to({n}) kept tombstones");
+                    } else {
+                        assert_eq!(s1, s0, "shrink_to({n}) changed a compact map");
+                    }
+                }
+                assert!(self.map.capacity() >= self.model.len().max(n.min(cap_of(s0.b))));
+                // What a shrink leaves needs no other.
+                self.map.shrink_to(n);
+                assert_eq!(
+                    self.map.stats().growth.bulk_resizes - resizes,
+                    resized,
+                    "shrink_to({n}) twice resized twice"
                 );
                 self.note(&s0, &s1);
             }

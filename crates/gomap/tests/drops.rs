@@ -1,6 +1,6 @@
 //! Every key and value is dropped exactly once, whatever path removes it:
 //! clear, drain, into_iter, into_keys/into_values, retain, extract_if,
-//! insert-overwrite, remove, entries, clone and dropping the map — both on a
+//! insert-overwrite, remove, entries, clone, shrink_to_fit and dropping the map — both on a
 //! settled map and while a growth is in progress.
 
 use gomap::{Entry, GoMap};
@@ -368,6 +368,27 @@ fn retain<KK: TKey, VV: TVal>(growing: bool) {
     t.assert_all_dropped_once();
 }
 for_all_types!(retain_drops_removed_entries, retain);
+
+fn shrink<KK: TKey, VV: TVal>(growing: bool) {
+    let t = Tracker::new();
+    let mut m: Map<KK, VV> = build(&t, growing);
+    // Half removed (dropped once each), the rest moved into a smaller array: none dropped.
+    for i in (0..m.len() as u64 * 2).step_by(2) {
+        m.remove(&i);
+    }
+    let kept = ids(&m);
+    t.assert_no_double_drop();
+    m.shrink_to_fit();
+    m.check_invariants();
+    assert!(!m.stats().growing);
+    for id in &kept {
+        t.assert_alive(*id);
+    }
+    assert_eq!(t.alive(), kept.len());
+    drop(m);
+    t.assert_all_dropped_once();
+}
+for_all_types!(shrink_moves_without_dropping, shrink);
 
 fn extract_if<KK: TKey, VV: TVal>(growing: bool) {
     for take in [None, Some(5), Some(0)] {

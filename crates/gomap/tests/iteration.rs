@@ -626,6 +626,8 @@ enum Op {
     /// Removes the keys divisible by n through `extract_if`.
     ExtractIf(u8),
     Reserve(u16),
+    /// `shrink_to(n)`.
+    ShrinkTo(u16),
     Drain,
 }
 
@@ -645,6 +647,7 @@ fn op_strategy(keys: u64, max_grow: u16) -> impl Strategy<Value = Op> {
         1 => (3..9u8).prop_map(Op::Retain),
         1 => (3..9u8).prop_map(Op::ExtractIf),
         1 => (1..2000u16).prop_map(Op::Reserve),
+        2 => (0..200u16).prop_map(Op::ShrinkTo),
         1 => Just(Op::Drain),
     ]
 }
@@ -800,6 +803,7 @@ impl<S: BuildHasher> Model<S> {
                 self.live.retain(|&k, _| k % u64::from(n) != 0);
             }
             Op::Reserve(n) => self.map.reserve(usize::from(n)),
+            Op::ShrinkTo(n) => self.map.shrink_to(usize::from(n)),
             Op::Drain => {
                 assert_eq!(self.map.drain().count(), self.live.len());
                 self.live.clear();

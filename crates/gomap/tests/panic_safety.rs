@@ -478,6 +478,46 @@ fn hash_panic_during_finish_growth_and_evacuate_step() {
 }
 
 #[test]
+fn shrinking_hashes_only_when_it_must_and_a_panic_changes_nothing() {
+    both(|growing| {
+        // Into a smaller array than any present, entries move by chain: no key is hashed.
+        let mut f = Fixture::new(growing);
+        for i in 0..f.model.len() as u64 {
+            if i % 8 != 0 {
+                assert!(f.m.remove(&f.probe(i)).is_some());
+                f.model.remove(&i);
+            }
+        }
+        let before = f.m.stats();
+        arm(&HASH_AT, 0);
+        assert!(!catch(|| f.m.shrink_to_fit()), "a shrink into a smaller array hashed a key");
+        disarm_all();
+        assert!(f.m.stats().b < before.b);
+        f.verify(false);
+        f.exercise();
+        f.finish_no_leaks();
+    });
+
+    // Mid-doubling, with every entry still there, the smallest array that holds them is the
+    // new one, bigger than the old: the old chains' entries are placed by hash, and a panic
+    // there leaves the map as it was.
+    let mut f = Fixture::new(true);
+    let before = f.m.stats();
+    assert!(before.growing);
+    arm(&HASH_AT, 3);
+    assert!(catch(|| f.m.shrink_to_fit()), "the armed hash did not panic");
+    f.verify(false);
+    let after = f.m.stats();
+    assert_eq!((after.b, after.growing, after.growth.bulk_resizes), (before.b, true, 0));
+    f.m.shrink_to_fit();
+    let done = f.m.stats();
+    assert_eq!((done.b, done.growing, done.growth.bulk_resizes), (before.b, false, 1));
+    f.verify(false);
+    f.exercise();
+    f.finish_no_leaks();
+}
+
+#[test]
 fn hash_panic_during_reserve_and_retain() {
     both(|growing| {
         let mut f = Fixture::new(growing);

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 mod common;
 
-use common::{config, scale};
+use common::{config, go_b, scale};
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
@@ -27,6 +27,7 @@ enum Op {
     Update(u16),
     Upsert(u16, u32),
     Retain(u16),
+    Shrink,
     Clear,
 }
 
@@ -39,6 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => k.clone().prop_map(Op::Update),
         2 => (k.clone(), any::<u32>()).prop_map(|(k, v)| Op::Upsert(k, v)),
         1 => (1..5u16).prop_map(Op::Retain),
+        1 => Just(Op::Shrink),
         1 => Just(Op::Clear),
     ]
 }
@@ -71,6 +73,14 @@ proptest! {
                 Op::Retain(m) => {
                     map.retain(|k, v| { *v = v.wrapping_add(1); k % m != 0 });
                     model.retain(|k, v| { *v = v.wrapping_add(1); k % m != 0 });
+                }
+                Op::Shrink => {
+                    map.shrink_to_fit();
+                    for stats in map.shard_stats() {
+                        // Each shard in the array Go's make(map, len) picks.
+                        prop_assert!(!stats.growing);
+                        prop_assert_eq!(stats.b, go_b(stats.len));
+                    }
                 }
                 Op::Clear => {
                     map.clear();
@@ -182,6 +192,7 @@ fn reentrant_calls_panic_instead_of_deadlocking() {
         ),
         ("insert in retain", Box::new(|m| m.retain(|_, _| m.insert(3, 3).is_none()))),
         ("iter in retain", Box::new(|m| m.retain(|_, _| m.iter().count() > 0))),
+        ("shrink_to_fit in get_with", Box::new(|m| m.get_with(&1, |_| m.shrink_to_fit()).unwrap_or(()))),
         (
             "nested get_with",
             Box::new(|m| {
@@ -245,8 +256,10 @@ fn stress() {
             .collect();
         let (map, done) = (&map, &done);
         s.spawn(move || {
-            // Iterations concurrent with the writers never see a key twice.
+            // Iterations and shrinks concurrent with the writers: no key seen twice (and,
+            // checked below, none lost).
             while !done.load(Ordering::Relaxed) {
+                map.shrink_to_fit();
                 let mut seen = std::collections::HashSet::new();
                 for (k, _) in map.iter() {
                     assert!(seen.insert(k), "iteration yielded {k} twice");

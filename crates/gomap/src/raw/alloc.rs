@@ -365,6 +365,18 @@ impl<K, V> BucketArray<K, V> {
         self.len == 0
     }
 
+    /// Whether any bucket links an overflow bucket: a scan of the chain bits, one word per
+    /// 64 buckets.
+    pub(crate) fn has_chains(&self) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        // SAFETY: an allocated array's chain bits region holds `len.div_ceil(64)` words,
+        // zeroed when it was made and never released.
+        let words = unsafe { core::slice::from_raw_parts(self.chained, self.len.div_ceil(WORD_BITS)) };
+        words.iter().any(|&word| word != 0)
+    }
+
     /// The array's buckets, to address them and follow chain links.
     #[inline]
     pub(crate) fn view(&self) -> ArrayView<K, V> {

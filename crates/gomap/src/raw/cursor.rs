@@ -27,9 +27,15 @@
 //! 4. a key removed and inserted again is a new entry with a noted key: it is produced at
 //!    its note if it is found there (or by the lookup), else not at all.
 //!
-//! An interval is always a whole bucket of whichever array holds it: the walk starts at a
-//! bucket boundary of the smallest array present, arrays only get bigger, and an old chain,
-//! once evacuated, stays evacuated until its growth ends.
+//! An interval is a whole bucket of whichever array holds it while arrays only get bigger:
+//! the walk starts at a bucket boundary of the smallest array present, and an old chain,
+//! once evacuated, stays evacuated until its growth ends. Only `shrink_to` makes an array
+//! smaller than the base one, whose chains then hold keys of several base buckets that are
+//! not next to each other in the order. Such a chain is entered one base bucket at a time,
+//! and of its keys only those whose hashes fall in that bucket are noted (each key is
+//! hashed to tell). So a walk that outlives a shrink from `2^b` to `2^s` buckets scans each
+//! chain of the small array `2^(b - s)` times, hashing every key each time; a walk that
+//! sees no shrink pays nothing for this.
 //!
 //! # Soundness
 //!
@@ -75,6 +81,16 @@ fn hash_bits_at(point: u64, base_b: u8) -> u64 {
     } else {
         low | rest.reverse_bits()
     }
+}
+
+/// The walk point of a hash: the inverse of [`hash_bits_at`] for all 64 bits.
+#[inline]
+fn point_of(hash: u64, base_b: u8) -> u64 {
+    if base_b == 0 {
+        return hash.reverse_bits();
+    }
+    let low_mask = (1u64 << base_b) - 1;
+    ((hash & low_mask) << (64 - base_b)) | (hash & !low_mask).reverse_bits()
 }
 
 /// A table's identity for cursors, and two counts of its changes.
@@ -255,13 +271,13 @@ impl<K, V> RawCursor<K, V> {
             if self.walked == WALK_END {
                 return None;
             }
-            self.enter(table);
+            self.enter(table, &hash);
         }
     }
 
     /// Notes the keys of the next intervals of the walk: at least one, and more until
     /// `NOTE_KEYS` keys or `NOTE_BUCKETS` buckets are noted.
-    fn enter(&mut self, table: &RawTable<K, V>)
+    fn enter(&mut self, table: &RawTable<K, V>, hash: &impl Fn(&K) -> u64)
     where
         K: Clone,
     {
@@ -277,15 +293,26 @@ impl<K, V> RawCursor<K, V> {
         loop {
             let point = self.start.wrapping_add(end as u64);
             let (chain, b) = table.chain_at(hash_bits_at(point, self.base_b));
-            let width = WALK_END >> b;
-            debug_assert!(
-                b >= self.base_b && end & (width - 1) == 0,
-                "gomap internal error: cursor position {point:#x} inside a bucket of 2^{b} (maps never shrink)"
-            );
+            // The interval: the chain's bucket, unless the map shrank since the cursor was
+            // made. A chain of an array smaller than the base one holds keys of several
+            // base buckets, which are not next to each other in the walk order; and after
+            // walking part of a big array, the walk may stand inside a smaller one's bucket.
+            // Then the interval ends at the next boundary of the base bucket (or of the
+            // chain's, if smaller), and only the chain's keys inside it are noted.
+            let width = WALK_END >> b.max(self.base_b);
+            let stop = (end | (width - 1)) + 1;
             if let Some((array, head)) = chain {
-                buckets += note_chain(&mut self.notes, array, head, self.turn);
+                buckets += if b >= self.base_b && end & (width - 1) == 0 {
+                    note_chain(&mut self.notes, array, head, self.turn, |_| true)
+                } else {
+                    let start = self.start;
+                    let base_b = self.base_b;
+                    let inside =
+                        |key: &K| (end..stop).contains(&u128::from(point_of(hash(key), base_b).wrapping_sub(start)));
+                    note_chain(&mut self.notes, array, head, self.turn, inside)
+                };
             }
-            end += width;
+            end = stop;
             if end == WALK_END || self.notes.len() >= NOTE_KEYS || buckets >= NOTE_BUCKETS {
                 break;
             }
@@ -304,13 +331,15 @@ fn holds<K, V>(slot: Slot<K, V>, key: &K, eq: &impl Fn(&K, &K) -> bool) -> bool 
     slot.tophash() >= MIN_TOP_HASH && eq(unsafe { &*slot.key() }, key)
 }
 
-/// Appends the entries of the chain at `head` to `notes` (slots in walk order), and returns
-/// the number of buckets in the chain.
+/// Appends the entries of the chain at `head` whose keys `keep` accepts to `notes` (slots
+/// in walk order), and returns the number of buckets in the chain.
+#[inline]
 fn note_chain<K: Clone, V>(
     notes: &mut Vec<(K, Slot<K, V>)>,
     array: ArrayView<K, V>,
     head: BucketRef<K, V>,
     turn: Turn,
+    keep: impl Fn(&K) -> bool,
 ) -> usize {
     let mut buckets = 0;
     let mut bucket = Some(head);
@@ -319,7 +348,11 @@ fn note_chain<K: Clone, V>(
         for index in b.group().match_occupied().turned(turn) {
             let slot = Slot { bucket: b, index };
             // SAFETY: an occupied slot of a chain of a table the caller borrows.
-            let note = (unsafe { &*slot.key() }.clone(), slot);
+            let key = unsafe { &*slot.key() };
+            if !keep(key) {
+                continue;
+            }
+            let note = (key.clone(), slot);
             let len = notes.len();
             // SAFETY: a bucket has 8 slots and room for 8 more notes was reserved, so `len`
             // is below the capacity; the note is written before the length counts it (if

@@ -4,15 +4,24 @@
 use core::mem;
 use core::ptr;
 
-use super::alloc::BucketArray;
+use super::alloc::{ArrayView, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
 use super::group::SlotBits;
 use super::observe::Driver;
-use super::table::{over_load_factor, NextFree, RawTable};
+use super::table::{b_for_hint, over_load_factor, NextFree, RawTable, Slot};
 
 /// How far past already-evacuated buckets one advance of the mark may scan, so that every
 /// write stays O(1) (Go's limit; measured, it never binds: the largest jump seen is 15).
 const MARK_SCAN_LIMIT: usize = 1024;
+
+/// Which bulk operation asks [`RawTable::resize`] to move every entry at once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BulkResize {
+    /// `reserve`: into a bigger array.
+    Reserve,
+    /// `shrink_to`: into the smallest array that holds the entries.
+    Shrink,
+}
 
 /// Where the entries of one old chain go: for each bucket of the chain, in order, the slots
 /// whose entry moves to the upper ("Y") half. Chains of up to 8 buckets need no allocation.
@@ -269,20 +278,71 @@ impl<K, V> RawTable<K, V> {
         }
     }
 
-    /// Moves every entry at once into a fresh array of `2^b` buckets (for `reserve`, which
-    /// is a bulk operation by contract). All hashes are computed before anything moves, so
-    /// a panicking `Hash` leaves the table as it was.
-    pub(crate) fn resize(&mut self, b: u8, hasher: &impl Fn(&K) -> u64) {
+    /// `shrink_to`: into the array for `max(len, min_capacity)` entries, when that gives
+    /// memory back ([`would_shrink`](Self::would_shrink)).
+    pub(crate) fn shrink_to(&mut self, min_capacity: usize, hasher: &impl Fn(&K) -> u64) {
+        let b = b_for_hint(self.count.max(min_capacity));
+        if self.would_shrink(b) {
+            self.resize(b, hasher, BulkResize::Shrink);
+        }
+    }
+
+    /// Whether `resize(b)` would give memory back: `b` is smaller than the table's, or the
+    /// same but the table holds a growth in progress, an old array still being given back,
+    /// or overflow buckets its entries do not need. (Tombstones alone do not count: they
+    /// hold no memory.)
+    fn would_shrink(&self, b: u8) -> bool {
+        b < self.b || (b == self.b && (self.old.is_some() || self.retired.is_some() || self.has_slack_chains()))
+    }
+
+    /// Whether some chain of the current array is longer than its entries need: a bucket
+    /// with a free slot that is not its chain's last, or a last bucket with no entry. (A
+    /// chain of `n` entries needs `ceil(n / 8)` buckets, whatever their order.) Reads the
+    /// chain bits, and the control words of chains only.
+    fn has_slack_chains(&self) -> bool {
+        if !self.buckets.has_chains() {
+            return false;
+        }
+        let array = self.buckets.view();
+        (0..1usize << self.b).any(|i| {
+            let mut bucket = array.bucket(i);
+            let mut linked = false;
+            while let Some(next) = array.next(bucket) {
+                if bucket.group().match_empty().any() {
+                    return true;
+                }
+                (bucket, linked) = (next, true);
+            }
+            linked && !bucket.group().match_occupied().any()
+        })
+    }
+
+    /// Moves every entry at once into a fresh array of `2^b` buckets (for `reserve` and
+    /// `shrink_to`, bulk operations by contract; `why` names which).
+    ///
+    /// Into an array no bigger than any present, an entry of chain `i` goes to chain
+    /// `i mod 2^b` (a hash's chain is its low bits), so no key is hashed. Otherwise every
+    /// hash is computed before anything moves, so a panicking `Hash` leaves the table as
+    /// it was.
+    pub(crate) fn resize(&mut self, b: u8, hasher: &impl Fn(&K) -> u64, why: BulkResize) {
+        let smallest = if self.is_growing() && !self.same_size_grow { self.b - 1 } else { self.b };
         // SAFETY: the walk yields occupied slots, which hold keys.
-        let hashes: Vec<u64> = self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })).collect();
-        let mut resized = RawTable::with_b(b);
+        let hashes: Option<Vec<u64>> =
+            (b > smallest).then(|| self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })).collect());
+        // The new array's pages all at once when the entries will touch every one of them
+        // (as `clone` does); `with_b(0)` allocates nothing, for an empty map.
+        let mut resized = match self.count {
+            0 => RawTable::with_b(b),
+            count if count >> b != 0 => RawTable::with_buckets(b, BucketArray::new_populated(b)),
+            _ => RawTable::with_buckets(b, BucketArray::new(b)),
+        };
         resized.seed = self.seed;
         // The counters stay with the map.
-        self.note_bulk_resize();
+        self.note_bulk_resize(why);
         mem::swap(&mut resized.observer, &mut self.observer);
         mem::swap(&mut resized.cursor, &mut self.cursor);
         resized.cursor.entries_moved();
-        for (from, hash) in self.raw_iter().zip(hashes) {
+        let mut take = |from: Slot<K, V>, hash: u64| {
             let to = resized.insert_slot(hash);
             // SAFETY: `from` is occupied and `to` is an empty slot of the fresh table. Each
             // entry is moved bitwise once; the source table forgets all of them below.
@@ -292,9 +352,40 @@ impl<K, V> RawTable<K, V> {
             }
             to.set_tophash(from.tophash());
             resized.count += 1;
+        };
+        match hashes {
+            Some(hashes) => self.raw_iter().zip(hashes).for_each(|(from, hash)| take(from, hash)),
+            None => self.for_each_slot_by_chain(|chain, from| take(from, chain as u64)),
         }
         // The entries now belong to `resized`: the old storage is freed without them.
         self.count = 0;
         mem::swap(self, &mut resized);
+    }
+
+    /// Calls `f` on every live slot with the index of the chain that holds it: the
+    /// unevacuated old chains, then the current array's.
+    fn for_each_slot_by_chain(&self, mut f: impl FnMut(usize, Slot<K, V>)) {
+        let mut walk = |array: ArrayView<K, V>, chain: usize| {
+            let mut bucket = Some(array.bucket(chain));
+            while let Some(b) = bucket {
+                for index in b.group().match_occupied() {
+                    f(chain, Slot { bucket: b, index });
+                }
+                bucket = array.next(b);
+            }
+        };
+        if let Some(old) = &self.old {
+            // Below the mark every old chain is evacuated (and its memory may be gone).
+            for chain in self.nevacuate..self.old_buckets() {
+                if !old.bucket(chain).is_evacuated() {
+                    walk(old.view(), chain);
+                }
+            }
+        }
+        if !self.buckets.is_unallocated() {
+            for chain in 0..1usize << self.b {
+                walk(self.buckets.view(), chain);
+            }
+        }
     }
 }

@@ -92,6 +92,7 @@ mod observe;
 mod table;
 
 pub(crate) use cursor::RawCursor;
+pub(crate) use grow::BulkResize;
 pub(crate) use iter::{Drain, ExtractIf, IntoIter, Iter, IterMut, Range, RawEntry, RawOccupied, RawVacant};
 pub(crate) use table::{b_for_hint, RawTable};
 

@@ -11,7 +11,7 @@
 //! | `growth_started` | INFO | `map`, `growth`, `kind`, `trigger`, `old_b`, `new_b`, `len`, `noverflow`, `bytes` |
 //! | `bucket_evacuated` | DEBUG | `map`, `growth`, `bucket`, `entries`, `by` |
 //! | `growth_finished` | INFO | `map`, `growth`, `kind`, `old_b`, `new_b`, `len`, `writes`, `buckets`, `by_writes`, `explicit`, `entries_moved`, `elapsed_ns` |
-//! | `growth_abandoned` | INFO | `map`, `growth`, `kind`, `reason` (`clear`, `reserve`, `drop`), `evacuated`, `old_buckets` |
+//! | `growth_abandoned` | INFO | `map`, `growth`, `kind`, `reason` (`clear`, `reserve`, `shrink`, `drop`), `evacuated`, `old_buckets` |
 //! | `overflow_allocated` | DEBUG | `map`, `b`, `separately` |
 //!
 //! `map` is a process-unique number given to a table the first time it emits an event;
@@ -29,6 +29,7 @@
 //! panic inside a subscriber is contained at the event (see `events::send`): the map
 //! stays sound and whole, and that event is lost.
 
+use super::grow::BulkResize;
 use super::table::RawTable;
 use crate::GrowthCounters;
 
@@ -140,8 +141,11 @@ impl<K, V> RawTable<K, V> {
 
     /// `resize` is about to move every entry into a fresh table: counts it, and abandons a
     /// growth in progress.
-    pub(super) fn note_bulk_resize(&mut self) {
-        self.note_growth_abandoned("reserve");
+    pub(super) fn note_bulk_resize(&mut self, why: BulkResize) {
+        self.note_growth_abandoned(match why {
+            BulkResize::Reserve => "reserve",
+            BulkResize::Shrink => "shrink",
+        });
         self.observer.counters.bulk_resizes += 1;
     }
 

@@ -24,7 +24,7 @@ use core::hash::{BuildHasher, Hash};
 use crossbeam_utils::CachePadded;
 
 use super::shim::{self, address_of, HeldMark, RwLock};
-use crate::{DefaultHashBuilder, GoMap};
+use crate::{DefaultHashBuilder, GoMap, MapStats};
 
 /// The lowest hash bit of the shard index: above any realistic bucket index (`b` < 40) and
 /// below the tophash byte (bits 56..64).
@@ -188,6 +188,25 @@ impl<K, V, S> ShardedMap<K, V, S> {
     /// ```
     pub fn shard_count(&self) -> usize {
         self.shards.len()
+    }
+
+    /// Each shard's [`MapStats`], read in turn under its read lock (so they are not one
+    /// snapshot of the whole map).
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::with_shards(4);
+    /// for i in 0..1000 {
+    ///     map.insert(i, i);
+    /// }
+    /// let stats = map.shard_stats();
+    /// assert_eq!(stats.len(), 4);
+    /// assert_eq!(stats.iter().map(|s| s.len).sum::<usize>(), 1000);
+    /// let bytes: usize = stats.iter().map(|s| s.bytes).sum();
+    /// assert!(bytes >= 1000 * 16);
+    /// ```
+    pub fn shard_stats(&self) -> Vec<MapStats> {
+        self.check();
+        self.shards.iter().map(|shard| shard.read().stats()).collect()
     }
 
     /// The map's hasher.
@@ -446,6 +465,30 @@ where
             let mut shard = shard.write();
             let _mark = self.mark();
             shard.retain_prehashed(&mut keep, &rehash);
+        }
+    }
+
+    /// Shrinks every shard as [`GoMap::shrink_to_fit`] does, one at a time under its write
+    /// lock: each moves its entries into the smallest array that holds them (O(len) in
+    /// all; the shard being shrunk waits meanwhile, the others do not).
+    ///
+    /// ```
+    /// let map = gomap::sync::ShardedMap::with_shards(4);
+    /// for i in 0..10_000 {
+    ///     map.insert(i, i);
+    /// }
+    /// map.retain(|k, _| *k < 100);
+    /// let bytes = |map: &gomap::sync::ShardedMap<i32, i32>| map.shard_stats().iter().map(|s| s.bytes).sum::<usize>();
+    /// let before = bytes(&map);
+    /// map.shrink_to_fit();
+    /// assert!(bytes(&map) < before / 10);
+    /// assert_eq!(map.len(), 100);
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.check();
+        let rehash = self.rehash();
+        for shard in self.shards.iter() {
+            shard.write().shrink_to_prehashed(0, &rehash);
         }
     }
 }

@@ -20,6 +20,16 @@ pub const fn scale(normal: usize, miri: usize) -> usize {
     }
 }
 
+/// Go's B for `make(map, hint)`: the least with `hint` entries within the load factor
+/// (Go's `overLoadFactor`: more than 8 entries and more than 6.5 per bucket).
+pub fn go_b(hint: usize) -> u8 {
+    let mut b = 0;
+    while hint > 8 && hint > 13 * ((1usize << b) / 2) {
+        b += 1;
+    }
+    b
+}
+
 /// A proptest configuration: `cases` runs, no regression files, and under Miri a cheaper
 /// random generator (ChaCha is slow to interpret).
 pub fn config(cases: u32) -> Config {
