@@ -12,6 +12,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod churn;
 mod growth;
+mod shrink;
 mod tour;
 mod trace;
 
@@ -35,6 +36,7 @@ const MAX_LIVE_KEYS: u64 = 100_000_000;
         gomap tour --keys 20000 --check    smaller, checking the map's invariants as it goes\n  \
         gomap churn                        same-size growths under FIFO delete+insert churn\n  \
         gomap trace                        write a Chrome/Perfetto trace of a workload's growths\n  \
+        gomap shrink                       delete most keys, then give the memory back\n  \
         gomap help tour                    all options of a subcommand"
 )]
 struct Cli {
@@ -96,6 +98,15 @@ enum Command {
             gomap trace --out - --quiet | jq '.otherData'         the trace on stdout"
     )]
     Trace(TraceArgs),
+
+    /// Delete most of a map's keys, then give the memory back with shrink_to_fit
+    #[command(long_about = "Grow a GoMap<u64, u64> to N keys, delete all but the first M, and call \
+            shrink_to_fit(), printing the map's stats after each step.\n\n\
+            A Go map never shrinks (golang/go#20135): after the deletes it keeps its 2^B buckets, \
+            and with them its memory. shrink_to_fit() moves the entries left into the array \
+            Go's make(map, M) would allocate, in one bulk pass (like reserve). Keys are 1..N in \
+            --key-order; the first M inserted are kept.")]
+    Shrink(ShrinkArgs),
 }
 
 /// Options shared by all subcommands.
@@ -157,6 +168,40 @@ pub struct ChurnArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// Number of distinct keys to insert (accepts 20000, 1_000_000, 1e6)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "1000000",
+        value_parser = parse_live_keys,
+        allow_negative_numbers = true
+    )]
+    pub keys: u64,
+
+    /// Number of keys to keep (the first inserted; 0 empties the map); at most --keys
+    #[arg(long, value_name = "M", default_value = "10000", value_parser = parse_whole, allow_negative_numbers = true)]
+    pub keep: u64,
+
+    /// Which u64 keys to insert
+    #[arg(long, value_name = "ORDER", value_enum, default_value_t = KeyOrder::Sequential)]
+    pub key_order: KeyOrder,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl ShrinkArgs {
+    /// Checks what one argument's parser cannot.
+    fn validate(&self) -> Result<(), String> {
+        if self.keep > self.keys {
+            return Err(format!("--keep {} is more than --keys {}: keep at most every key", self.keep, self.keys));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +420,14 @@ fn splitmix64(i: u64) -> u64 {
 
 /// Parses a positive whole number: `20000`, `1_000_000`, `1,000,000` or `1e6`.
 fn parse_count(s: &str) -> Result<u64, String> {
+    match parse_whole(s)? {
+        0 => Err("must be at least 1".to_string()),
+        n => Ok(n),
+    }
+}
+
+/// Parses a whole number, 0 included, spelt as [`parse_count`] accepts.
+fn parse_whole(s: &str) -> Result<u64, String> {
     let cleaned: String = s.trim().chars().filter(|c| *c != '_' && *c != ',').collect();
     let bad = || format!("'{s}' is not a whole number (examples: 20000, 1_000_000, 1e6)");
     let (mantissa, exponent) = match cleaned.split_once(['e', 'E']) {
@@ -387,11 +440,7 @@ fn parse_count(s: &str) -> Result<u64, String> {
     let too_big = || format!("'{s}' is too large");
     let base = mantissa.parse::<u64>().map_err(|_| too_big())?;
     let scale = 10u64.checked_pow(exponent).ok_or_else(too_big)?;
-    let n = base.checked_mul(scale).ok_or_else(too_big)?;
-    if n == 0 {
-        return Err("must be at least 1".to_string());
-    }
-    Ok(n)
+    base.checked_mul(scale).ok_or_else(too_big)
 }
 
 fn parse_live_keys(s: &str) -> Result<u64, String> {
@@ -410,6 +459,14 @@ fn parse_pairs(s: &str) -> Result<u64, String> {
     parse_count(s)
 }
 
+/// Exits with clap's usage error for `subcommand` (status 2, the message on stderr).
+fn usage_error(subcommand: &str, message: String) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let sub = cli.find_subcommand_mut(subcommand).expect("a defined subcommand");
+    sub.error(ErrorKind::ArgumentConflict, message).exit()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -417,12 +474,15 @@ fn main() -> ExitCode {
         Command::Churn(args) => churn::run(args),
         Command::Trace(args) => {
             if let Err(message) = args.validate() {
-                let mut cli = Cli::command();
-                cli.build();
-                let trace = cli.find_subcommand_mut("trace").expect("the trace subcommand");
-                trace.error(ErrorKind::ArgumentConflict, message).exit();
+                usage_error("trace", message);
             }
             trace::run(args)
+        }
+        Command::Shrink(args) => {
+            if let Err(message) = args.validate() {
+                usage_error("shrink", message);
+            }
+            shrink::run(args)
         }
     };
     match result {
@@ -453,6 +513,8 @@ mod tests {
         assert_eq!(parse_count("1,000,000"), Ok(1_000_000));
         assert_eq!(parse_count("1e6"), Ok(1_000_000));
         assert_eq!(parse_count(" 7 "), Ok(7));
+        assert_eq!(parse_whole("0"), Ok(0));
+        assert_eq!(parse_whole("2e3"), Ok(2_000));
     }
 
     #[test]

@@ -206,6 +206,39 @@ fn bad_arguments_fail_with_a_clear_message() {
     assert!(e.contains("sequential") && e.contains("splitmix64"), "{e}");
 }
 
+/// The values of every line `  name   value  (comment)`, one per stats block, in order.
+fn stats_all(stdout: &str, name: &str) -> Vec<u64> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("  ")?.strip_prefix(name)?;
+            rest.starts_with("  ").then(|| num(rest.split_whitespace().next().unwrap_or("")))
+        })
+        .collect()
+}
+
+#[test]
+fn shrink_gives_the_memory_back() {
+    let out = gomap_ok(&["shrink", "--keys", "20000", "--keep", "100", "--check"]);
+    // After the inserts, after the deletes (a Go map's size), after shrink_to_fit.
+    assert_eq!(stats_all(&out, "len"), [20_000, 100, 100], "{out}");
+    assert_eq!(stats_all(&out, "B"), [12, 12, 4], "B of Go's make(map, 20000) and make(map, 100):\n{out}");
+    let bytes = stats_all(&out, "bytes");
+    assert_eq!(bytes[0], bytes[1], "deleting gives nothing back:\n{out}");
+    assert!(bytes[2] * 50 < bytes[1], "{out}");
+    assert!(out.contains("check_invariants() and every kept entry: ok"), "{out}");
+
+    let out = gomap_ok(&["shrink", "--keys", "5000", "--keep", "0", "--key-order", "splitmix64"]);
+    assert_eq!(stats_all(&out, "len"), [5_000, 0, 0], "{out}");
+    assert_eq!(*stats_all(&out, "B").last().unwrap(), 0, "{out}");
+    assert_eq!(*stats_all(&out, "bytes").last().unwrap(), 0, "an emptied map gives back everything:\n{out}");
+
+    let e = gomap_err(&["shrink", "--keys", "100", "--keep", "101"]);
+    assert!(e.contains("--keep 101 is more than --keys 100"), "{e}");
+    let e = gomap_err(&["shrink", "--keep", "-1"]);
+    assert!(e.contains("'-1' is not a whole number"), "{e}");
+}
+
 #[test]
 fn no_subcommand_prints_usage_and_fails() {
     let out = gomap(&[]);
@@ -217,7 +250,7 @@ fn no_subcommand_prints_usage_and_fails() {
 #[test]
 fn help_describes_the_subcommands() {
     let top = gomap_ok(&["--help"]);
-    for word in ["tour", "churn", "Examples:"] {
+    for word in ["tour", "churn", "shrink", "Examples:"] {
         assert!(top.contains(word), "{word:?} missing from:\n{top}");
     }
     let tour = gomap_ok(&["tour", "--help"]);

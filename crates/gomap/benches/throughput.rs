@@ -15,6 +15,8 @@
 //! * `clone`           – one clone of the map of N entries (the copy is dropped untimed)
 //! * `clear`           – one `clear` of a map of N entries built without a hint (Go's
 //!   `mapclear` for gomap: the arrays are kept; built outside the timed region)
+//! * `shrink`          – one `shrink_to_fit` of a map built with N keys of which all but the
+//!   first tenth were then removed (building and removing outside the timed region)
 //!
 //! Criterion reports the time for one batch of N operations and, because every
 //! group sets `Throughput::Elements(N)`, the per-element rate. At the end (unless a filter
@@ -114,6 +116,7 @@ trait BenchMap: Sized + Clone {
     fn take(&mut self, k: &u64) -> Option<u64>;
     fn sum_iter(&self) -> u64;
     fn wipe(&mut self);
+    fn shrink(&mut self);
 }
 
 macro_rules! impl_bench_map {
@@ -152,6 +155,10 @@ macro_rules! impl_bench_map {
             fn wipe(&mut self) {
                 self.clear();
             }
+            #[inline]
+            fn shrink(&mut self) {
+                self.shrink_to_fit();
+            }
         }
     };
 }
@@ -176,6 +183,16 @@ fn fill<M: BenchMap>(mut m: M, keys: &[u64]) -> M {
 
 fn build<M: BenchMap>(keys: &[u64]) -> M {
     fill(M::empty(), keys)
+}
+
+/// A map built with every key and then emptied of all but the first tenth (what the shrink
+/// benchmark shrinks).
+fn build_thinned<M: BenchMap>(keys: &[u64]) -> M {
+    let mut m = build::<M>(keys);
+    for k in &keys[keys.len() / 10..] {
+        m.take(k);
+    }
+    m
 }
 
 /// Looks up every probe (the lookup benchmarks' work): the sum of the values found.
@@ -276,6 +293,19 @@ fn clear<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
     });
 }
 
+fn shrink<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    g.bench_function(M::NAME, |b| {
+        b.iter_batched(
+            || build_thinned::<M>(keys),
+            |mut m| {
+                m.shrink();
+                m
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 macro_rules! for_each_map {
     ($f:ident, $g:expr $(, $arg:expr)*) => {
         $f::<GoM, _>($g $(, $arg)*);
@@ -320,13 +350,17 @@ fn benches<T: Measurement>(c: &mut Criterion<T>) {
     let mut g = configure(c, "clear", n);
     for_each_map!(clear, &mut g, &keys);
     g.finish();
+
+    let mut g = configure(c, "shrink", n);
+    for_each_map!(shrink, &mut g, &keys);
+    g.finish();
 }
 
-const GROUPS: [&str; 8] =
-    ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate", "clone", "clear"];
+const GROUPS: [&str; 9] =
+    ["insert_empty", "insert_presized", "get_hit", "get_miss", "remove", "iterate", "clone", "clear", "shrink"];
 
 /// One run of operation `GROUPS[op]` over all keys on a map of type `M`, in seconds. Set-up
-/// (building the map that a remove or a clear empties) and dropping maps are not timed;
+/// (building the map that a remove, a clear or a shrink works on) and dropping maps are not timed;
 /// lookups and the walk use `built`, which holds every key.
 fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f64 {
     /// The time `work` takes; what it returns is dropped after the clock stops.
@@ -352,9 +386,13 @@ fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f
         }
         "iterate" => timed(|| built.sum_iter()).0,
         "clone" => timed(|| built.clone()).0,
-        _ => {
+        "clear" => {
             let mut m = build::<M>(keys);
             timed(|| m.wipe()).0
+        }
+        _ => {
+            let mut m = build_thinned::<M>(keys);
+            timed(|| m.shrink()).0
         }
     };
     elapsed.as_secs_f64()

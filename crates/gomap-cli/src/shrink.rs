@@ -1,0 +1,68 @@
+//! `gomap shrink`: grow a `GoMap<u64, u64>` to N keys, delete all but M of them, and give
+//! the memory back with `shrink_to_fit`, which Go's maps cannot do (golang/go#20135).
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use gomap::GoMap;
+
+use crate::growth::{human_bytes, thousands, write_stats};
+use crate::ShrinkArgs;
+
+pub fn run(args: &ShrinkArgs) -> io::Result<()> {
+    let out = &mut io::stdout().lock();
+    let (n, keep, order) = (args.keys, args.keep, args.key_order);
+    let mut map: GoMap<u64, u64> = GoMap::new();
+
+    writeln!(
+        out,
+        "gomap shrink: insert {} {} into an empty GoMap<u64, u64>, delete all but the first {}, then \
+         call shrink_to_fit()",
+        thousands(n),
+        order.describe(),
+        thousands(keep)
+    )?;
+    writeln!(out, "Go's maps never give memory back (golang/go#20135): a Go map stays as it is after the deletes.")?;
+
+    for i in 1..=n {
+        map.insert(order.key(i), i);
+    }
+    map.finish_growth();
+    let full = map.stats();
+    writeln!(out)?;
+    writeln!(out, "after {} inserts:", thousands(n))?;
+    write_stats(out, &full, map.capacity())?;
+
+    for i in keep + 1..=n {
+        map.remove(&order.key(i));
+    }
+    let thinned = map.stats();
+    writeln!(out)?;
+    writeln!(out, "after deleting all but {} (where a Go map stays):", thousands(keep))?;
+    write_stats(out, &thinned, map.capacity())?;
+
+    let started = Instant::now();
+    map.shrink_to_fit();
+    let took = started.elapsed();
+    let shrunk = map.stats();
+    writeln!(out)?;
+    writeln!(out, "after shrink_to_fit() (took {:.2} ms):", took.as_secs_f64() * 1e3)?;
+    write_stats(out, &shrunk, map.capacity())?;
+
+    if args.common.check {
+        map.check_invariants();
+        let lost = (1..=keep).filter(|&i| map.get(&order.key(i)) != Some(&i)).count();
+        assert_eq!(lost, 0, "gomap internal error: shrink_to_fit lost {lost} entries");
+        writeln!(out, "check_invariants() and every kept entry: ok")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "memory held: {} -> {} (B {} -> {}, the B of Go's make(map, {}))",
+        human_bytes(thinned.bytes),
+        human_bytes(shrunk.bytes),
+        thinned.b,
+        shrunk.b,
+        thousands(keep)
+    )
+}
