@@ -7,6 +7,7 @@ use core::ptr;
 use super::alloc::{ArrayView, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
 use super::group::SlotBits;
+use super::iter::WALK_PREFETCH_AHEAD;
 use super::observe::Driver;
 use super::table::{b_for_hint, over_load_factor, NextFree, RawTable, Slot};
 
@@ -383,8 +384,12 @@ impl<K, V> RawTable<K, V> {
             }
         }
         if !self.buckets.is_unallocated() {
+            let array = self.buckets.view();
             for chain in 0..1usize << self.b {
-                walk(self.buckets.view(), chain);
+                // As a walk does (`iter`): the slots' pattern is one the hardware follows
+                // poorly.
+                array.prefetch_slots(chain + WALK_PREFETCH_AHEAD);
+                walk(array, chain);
             }
         }
     }

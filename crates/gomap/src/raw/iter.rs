@@ -27,7 +27,7 @@ use super::table::{InsertPos, RawTable, Slot};
 /// hardware's prefetchers follow poorly; a bucket takes ~30 ns to walk at 1e6 keys, so this
 /// asks a few hundred ns ahead, more than a miss to memory takes. (At 1e6 keys a walk was
 /// ~15% faster with it, BENCHMARKS run L; distances 6 to 24 measured alike.)
-const WALK_PREFETCH_AHEAD: usize = 12;
+pub(super) const WALK_PREFETCH_AHEAD: usize = 12;
 
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
