@@ -390,9 +390,9 @@ where
     }
 
     /// Shrinks the map like [`shrink_to_fit`](Self::shrink_to_fit), but keeps room for at
-    /// least `min_capacity` entries (and the entries it holds). When that takes the
-    /// current array or a bigger one, it only compacts (as `shrink_to_fit` does for a map
-    /// already at its smallest size) or, if the array is bigger, does nothing, as in std.
+    /// least `min_capacity` entries. If that needs as many buckets as the map has, it only
+    /// compacts (as `shrink_to_fit` does for a map already at its size); if it needs more,
+    /// it does nothing, as in std.
     ///
     /// # Panics
     /// If `K::hash` panics; the map is then left as it was.

@@ -681,6 +681,14 @@ fn zero_sized_keys_and_values_are_dropped() {
     m.retain(|k, _| k % 2 == 0);
     assert_eq!(zst_drops(), base + n as usize / 2);
     m.check_invariants();
+    // Shrinking moves zero-sized values without dropping any.
+    let b = m.stats().b;
+    m.retain(|k, _| k % 16 == 0);
+    m.shrink_to_fit();
+    assert!(m.stats().b < b);
+    assert_eq!(zst_drops(), base + n as usize - m.len());
+    assert!((0..n).step_by(16).all(|k| m.contains_key(&k)));
+    m.check_invariants();
     drop(m);
     assert_eq!(zst_drops(), base + n as usize);
 }

@@ -542,6 +542,8 @@ fn zero_sized_keys_and_values() {
     assert_eq!(cursor.next(&mut map), Some((&(), &mut ())));
     map.insert((), ());
     assert_eq!(cursor.next(&mut map), None);
+    map.shrink_to_fit();
+    assert_eq!(map.iter().collect::<Vec<_>>(), [(&(), &())]);
 }
 
 /// Go's TestBigItems for walks: keys and values over 128 bytes.
