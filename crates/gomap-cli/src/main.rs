@@ -172,33 +172,20 @@ pub struct ChurnArgs {
 
 #[derive(Debug, Args)]
 pub struct ShrinkArgs {
-    /// Number of distinct keys to insert (accepts 20000, 1_000_000, 1e6)
-    #[arg(
-        long,
-        value_name = "N",
-        default_value = "1000000",
-        value_parser = parse_live_keys,
-        allow_negative_numbers = true
-    )]
-    pub keys: u64,
+    /// The map to shrink: grown as `gomap tour` grows one
+    #[command(flatten)]
+    pub grow: TourArgs,
 
     /// Number of keys to keep (the first inserted; 0 empties the map); at most --keys
     #[arg(long, value_name = "M", default_value = "10000", value_parser = parse_whole, allow_negative_numbers = true)]
     pub keep: u64,
-
-    /// Which u64 keys to insert
-    #[arg(long, value_name = "ORDER", value_enum, default_value_t = KeyOrder::Sequential)]
-    pub key_order: KeyOrder,
-
-    #[command(flatten)]
-    pub common: CommonArgs,
 }
 
 impl ShrinkArgs {
     /// Checks what one argument's parser cannot.
     fn validate(&self) -> Result<(), String> {
-        if self.keep > self.keys {
-            return Err(format!("--keep {} is more than --keys {}: keep at most every key", self.keep, self.keys));
+        if self.keep > self.grow.keys {
+            return Err(format!("--keep {} is more than --keys {}: keep at most every key", self.keep, self.grow.keys));
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use crate::ShrinkArgs;
 
 pub fn run(args: &ShrinkArgs) -> io::Result<()> {
     let out = &mut io::stdout().lock();
-    let (n, keep, order) = (args.keys, args.keep, args.key_order);
+    let (n, keep, order) = (args.grow.keys, args.keep, args.grow.key_order);
     let mut map: GoMap<u64, u64> = GoMap::new();
 
     writeln!(
@@ -28,6 +28,9 @@ pub fn run(args: &ShrinkArgs) -> io::Result<()> {
         map.insert(order.key(i), i);
     }
     map.finish_growth();
+    if args.grow.common.check {
+        map.check_invariants();
+    }
     let full = map.stats();
     writeln!(out)?;
     writeln!(out, "after {} inserts:", thousands(n))?;
@@ -35,6 +38,9 @@ pub fn run(args: &ShrinkArgs) -> io::Result<()> {
 
     for i in keep + 1..=n {
         map.remove(&order.key(i));
+    }
+    if args.grow.common.check {
+        map.check_invariants();
     }
     let thinned = map.stats();
     writeln!(out)?;
@@ -49,7 +55,7 @@ pub fn run(args: &ShrinkArgs) -> io::Result<()> {
     writeln!(out, "after shrink_to_fit() (took {:.2} ms):", took.as_secs_f64() * 1e3)?;
     write_stats(out, &shrunk, map.capacity())?;
 
-    if args.common.check {
+    if args.grow.common.check {
         map.check_invariants();
         let lost = (1..=keep).filter(|&i| map.get(&order.key(i)) != Some(&i)).count();
         assert_eq!(lost, 0, "gomap internal error: shrink_to_fit lost {lost} entries");
