@@ -479,6 +479,35 @@ where
         self.table.get_mut(hash, equivalent(key)).map(|(_, v)| v)
     }
 
+    /// Mutable references to the values of `N` keys at once, as std's
+    /// `HashMap::get_disjoint_mut`: `None` for a key that is absent. A lookup: it does no
+    /// growth work.
+    ///
+    /// # Panics
+    /// With "duplicate keys found" if two of the keys find the same entry (two absent
+    /// keys, equal or not, are fine).
+    ///
+    /// ```
+    /// let mut map: gomap::GoMap<&str, u32> = [("a", 1), ("b", 2)].into_iter().collect();
+    /// let [a, b, c] = map.get_disjoint_mut([&"a", &"b", &"c"]);
+    /// std::mem::swap(a.unwrap(), b.unwrap());
+    /// assert_eq!(c, None);
+    /// assert_eq!((map["a"], map["b"]), (2, 1));
+    /// ```
+    ///
+    /// ```should_panic
+    /// let mut map: gomap::GoMap<u8, u8> = [(1, 1)].into_iter().collect();
+    /// let _ = map.get_disjoint_mut([&1, &1]); // panics: duplicate keys found
+    /// ```
+    pub fn get_disjoint_mut<Q, const N: usize>(&mut self, keys: [&Q; N]) -> [Option<&mut V>; N]
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hashes = keys.map(|key| self.hash(key));
+        self.table.get_disjoint_mut(hashes, |i, stored| keys[i] == stored.borrow())
+    }
+
     /// Whether `key` is present.
     ///
     /// ```

@@ -190,6 +190,7 @@ enum Op {
     Get(u64),
     ContainsKey(u64),
     GetKeyValue(u64),
+    GetDisjointMut(u64, u64, u64),
     CheckContents,
     BulkInsert(u64, u64),
     BulkRemove(u64, u64),
@@ -230,6 +231,7 @@ enum Kind {
     Get,
     ContainsKey,
     GetKeyValue,
+    GetDisjointMut,
     CheckContents,
     BulkInsert,
     BulkRemove,
@@ -259,6 +261,7 @@ fn weights(p: &Params) -> Vec<(u32, Kind)> {
         (1000, Kind::Get),
         (400, Kind::ContainsKey),
         (400, Kind::GetKeyValue),
+        (200, Kind::GetDisjointMut),
         (100, Kind::CheckContents),
     ];
     if p.bulk_weight > 0 {
@@ -305,6 +308,7 @@ fn decode(p: &Params, table: &[(u32, Kind)], (mut pick, a, b, c): (u32, u64, u64
         Kind::Get => Op::Get(k),
         Kind::ContainsKey => Op::ContainsKey(k),
         Kind::GetKeyValue => Op::GetKeyValue(k),
+        Kind::GetDisjointMut => Op::GetDisjointMut(k, c % p.key_range, b),
         Kind::CheckContents => Op::CheckContents,
         Kind::BulkInsert => Op::BulkInsert(a % (p.key_range * 8), 1 + b % (p.max_bulk - 1)),
         Kind::BulkRemove => Op::BulkRemove(a % (p.key_range * 8), 1 + b % (p.max_bulk - 1)),
@@ -687,6 +691,29 @@ impl<S: BuildHasher + Clone> Harness<S> {
             Op::GetKeyValue(k) => {
                 assert_eq!(self.map.get_key_value(&k), self.model.get_key_value(&k));
                 assert_eq!(self.snap(), s0, "get_key_value mutated the map");
+            }
+            Op::GetDisjointMut(a, b, v) => {
+                if a == b {
+                    // One key twice: a panic if it is present (tests below), else two `None`s.
+                    if !self.model.contains_key(&a) {
+                        assert_eq!(self.map.get_disjoint_mut([&a, &a]), [None, None]);
+                    }
+                } else {
+                    let [x, y] = self.map.get_disjoint_mut([&a, &b]);
+                    assert_eq!(
+                        (x.as_deref().copied(), y.as_deref().copied()),
+                        (self.model.get(&a).copied(), self.model.get(&b).copied())
+                    );
+                    for found in [x, y].into_iter().flatten() {
+                        *found = found.wrapping_add(v);
+                    }
+                    for k in [a, b] {
+                        if let Some(m) = self.model.get_mut(&k) {
+                            *m = m.wrapping_add(v);
+                        }
+                    }
+                }
+                assert_eq!(self.snap(), s0, "get_disjoint_mut changed the map's shape");
             }
             Op::CheckContents => self.check_contents(),
             Op::BulkInsert(start, n) => {
@@ -1091,4 +1118,41 @@ fn clone_from_every_growth_state() {
             check(&map);
         }
     }
+}
+
+#[test]
+#[should_panic(expected = "duplicate keys found")]
+fn get_disjoint_mut_panics_on_a_present_key_twice() {
+    let mut map: GoMap<u64, u64> = (0..100).map(|k| (k, k)).collect();
+    let _ = map.get_disjoint_mut([&1, &2, &1]);
+}
+
+#[test]
+fn get_disjoint_mut_reads_unevacuated_chains() {
+    // Mid-growth, some keys are still in old chains: their slots are found there and
+    // are distinct from new-array slots.
+    let mut map: GoMap<u64, u64> = GoMap::new();
+    let mut k = 0;
+    while !(map.len() > 100 && map.stats().growing) {
+        map.insert(k, k);
+        k += 1;
+    }
+    let keys: Vec<u64> = (0..k).collect();
+    for pair in keys.windows(2) {
+        let [a, b] = map.get_disjoint_mut([&pair[0], &pair[1]]);
+        std::mem::swap(a.unwrap(), b.unwrap());
+    }
+    assert!(map.stats().growing, "lookups do no growth work");
+    // Every value moved one key down, and the first went to the end.
+    assert!((0..k - 1).all(|i| map[&i] == i + 1));
+    assert_eq!(map[&(k - 1)], 0);
+    map.check_invariants();
+}
+
+#[test]
+fn get_disjoint_mut_tells_zero_sized_values_apart() {
+    // Distinct entries whose values share an address (zero-sized) are not duplicates.
+    let mut map: GoMap<u64, ()> = (0..20).map(|k| (k, ())).collect();
+    let [a, b, c] = map.get_disjoint_mut([&1, &2, &99]);
+    assert_eq!((a.is_some(), b.is_some(), c.is_none()), (true, true, true));
 }

@@ -352,6 +352,31 @@ impl<K, V> RawTable<K, V> {
         Some(unsafe { (&*slot.key(), &*slot.value()) })
     }
 
+    /// Exclusive access to the values of up to `N` entries at once (std's
+    /// `get_disjoint_mut`): `hashes[i]` and `eq(i, _)` find entry `i`.
+    ///
+    /// # Panics
+    /// With "duplicate keys found" if two of the lookups find the same entry.
+    pub(crate) fn get_disjoint_mut<const N: usize>(
+        &mut self,
+        hashes: [u64; N],
+        mut eq: impl FnMut(usize, &K) -> bool,
+    ) -> [Option<&mut V>; N] {
+        let slots: [Option<Slot<K, V>>; N] = core::array::from_fn(|i| self.find(hashes[i], |k| eq(i, k)));
+        for (i, a) in slots.iter().enumerate() {
+            for b in &slots[..i] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    // (Slots, not value addresses: zero-sized values share an address.)
+                    assert!(a.bucket.ctrl != b.bucket.ctrl || a.index != b.index, "duplicate keys found");
+                }
+            }
+        }
+        // SAFETY: `find` returns occupied slots, and they are pairwise distinct (checked
+        // above), so the references do not alias; `&mut self` keeps the table from changing
+        // while they live.
+        slots.map(|slot| slot.map(|slot| unsafe { &mut *slot.value() }))
+    }
+
     /// Exclusive access to a found entry's value (a lookup: no evacuation work).
     #[inline(always)]
     pub(crate) fn get_mut(&mut self, hash: u64, eq: impl FnMut(&K) -> bool) -> Option<(&K, &mut V)> {
