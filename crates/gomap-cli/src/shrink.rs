@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::time::Instant;
 
-use gomap::GoMap;
+use gomap::{GoMap, MapStats};
 
 use crate::growth::{human_bytes, thousands, write_stats};
 use crate::ShrinkArgs;
@@ -24,39 +24,25 @@ pub fn run(args: &ShrinkArgs) -> io::Result<()> {
     )?;
     writeln!(out, "Go's maps never give memory back (golang/go#20135): a Go map stays as it is after the deletes.")?;
 
+    let check = args.grow.common.check;
     for i in 1..=n {
         map.insert(order.key(i), i);
     }
     map.finish_growth();
-    if args.grow.common.check {
-        map.check_invariants();
-    }
-    let full = map.stats();
-    writeln!(out)?;
-    writeln!(out, "after {} inserts:", thousands(n))?;
-    write_stats(out, &full, map.capacity())?;
+    report(out, &map, check, &format!("after {} inserts", thousands(n)))?;
 
     for i in keep + 1..=n {
         map.remove(&order.key(i));
     }
-    if args.grow.common.check {
-        map.check_invariants();
-    }
-    let thinned = map.stats();
-    writeln!(out)?;
-    writeln!(out, "after deleting all but {} (where a Go map stays):", thousands(keep))?;
-    write_stats(out, &thinned, map.capacity())?;
+    let thinned =
+        report(out, &map, check, &format!("after deleting all but {} (where a Go map stays)", thousands(keep)))?;
 
     let started = Instant::now();
     map.shrink_to_fit();
     let took = started.elapsed();
-    let shrunk = map.stats();
-    writeln!(out)?;
-    writeln!(out, "after shrink_to_fit() (took {:.2} ms):", took.as_secs_f64() * 1e3)?;
-    write_stats(out, &shrunk, map.capacity())?;
+    let shrunk = report(out, &map, check, &format!("after shrink_to_fit() (took {:.2} ms)", took.as_secs_f64() * 1e3))?;
 
-    if args.grow.common.check {
-        map.check_invariants();
+    if check {
         let lost = (1..=keep).filter(|&i| map.get(&order.key(i)) != Some(&i)).count();
         assert_eq!(lost, 0, "gomap internal error: shrink_to_fit lost {lost} entries");
         writeln!(out, "check_invariants() and every kept entry: ok")?;
@@ -71,4 +57,16 @@ pub fn run(args: &ShrinkArgs) -> io::Result<()> {
         shrunk.b,
         thousands(keep)
     )
+}
+
+/// One step's block: `title`, then the map's stats (after `check_invariants` with `check`).
+fn report(out: &mut impl Write, map: &GoMap<u64, u64>, check: bool, title: &str) -> io::Result<MapStats> {
+    if check {
+        map.check_invariants();
+    }
+    let stats = map.stats();
+    writeln!(out)?;
+    writeln!(out, "{title}:")?;
+    write_stats(out, &stats, map.capacity())?;
+    Ok(stats)
 }

@@ -26,7 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
-use common::{clusters_of_32, config, five_hashes, generation_32, go_b, low_bits_zero, same_size_churn, FnBuild, MIRI};
+use common::{
+    clusters_of_32, config, five_hashes, generation_32, go_b, low_bits_zero, mid_growth, same_size_churn, FnBuild, MIRI,
+};
 
 // ---------------------------------------------------------------------------
 // Go's growth rules
@@ -1131,12 +1133,7 @@ fn get_disjoint_mut_panics_on_a_present_key_twice() {
 fn get_disjoint_mut_reads_unevacuated_chains() {
     // Mid-growth, some keys are still in old chains: their slots are found there and
     // are distinct from new-array slots.
-    let mut map: GoMap<u64, u64> = GoMap::new();
-    let mut k = 0;
-    while !(map.len() > 100 && map.stats().growing) {
-        map.insert(k, k);
-        k += 1;
-    }
+    let (mut map, k) = mid_growth(100);
     let keys: Vec<u64> = (0..k).collect();
     for pair in keys.windows(2) {
         let [a, b] = map.get_disjoint_mut([&pair[0], &pair[1]]);

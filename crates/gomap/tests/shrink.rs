@@ -8,7 +8,7 @@ use gomap::GoMap;
 
 mod common;
 
-use common::{go_b, low_bits_zero, scale, FnBuild};
+use common::{go_b, low_bits_zero, mid_growth, scale, FnBuild};
 
 #[test]
 fn shrinks_to_gos_size_for_the_entries_left() {
@@ -85,12 +85,7 @@ fn shrink_to_keeps_room_and_never_grows() {
 
 #[test]
 fn shrinking_ends_a_growth_in_progress() {
-    let mut map: GoMap<u64, u64> = GoMap::new();
-    let mut k = 0;
-    while !(map.len() > 1000 && map.stats().growing) {
-        map.insert(k, k);
-        k += 1;
-    }
+    let (mut map, k) = mid_growth(1000);
     map.remove(&0);
     let len = map.len();
     map.shrink_to_fit();

@@ -8,7 +8,6 @@
 //! moved yet need their hash, to pick their chain. The copy is not growing and has no
 //! tombstones: it is what the source would be after `finish_growth` and a compaction.
 
-use super::alloc::BucketArray;
 use super::bucket::{tophash, EMPTY_ONE};
 use super::table::{NextFree, RawTable};
 
@@ -17,14 +16,7 @@ impl<K, V> RawTable<K, V> {
     /// called on keys of unevacuated old chains. If `dup` or `hasher` panics, what was
     /// copied so far is dropped and `self` is unchanged (it is only read).
     pub(crate) fn clone_with(&self, hasher: &impl Fn(&K) -> u64, mut dup: impl FnMut(&K, &V) -> (K, V)) -> Self {
-        // With an entry per bucket or more, every page of the copy's array is written (a
-        // 4 KiB page of `u64` slots spans 32 buckets), so the pages come all at once. A
-        // sparser table keeps its untouched pages unmapped, as the original does.
-        let mut copy = if self.count >> self.b != 0 {
-            RawTable::with_buckets(self.b, BucketArray::new_populated(self.b))
-        } else {
-            RawTable::with_b(self.b)
-        };
+        let mut copy = RawTable::to_hold(self.b, self.count);
         copy.seed = self.seed;
         if self.count == 0 {
             return copy;

@@ -330,13 +330,7 @@ impl<K, V> RawTable<K, V> {
         // SAFETY: the walk yields occupied slots, which hold keys.
         let hashes: Option<Vec<u64>> =
             (b > smallest).then(|| self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })).collect());
-        // The new array's pages all at once when the entries will touch every one of them
-        // (as `clone` does); `with_b(0)` allocates nothing, for an empty map.
-        let mut resized = match self.count {
-            0 => RawTable::with_b(b),
-            count if count >> b != 0 => RawTable::with_buckets(b, BucketArray::new_populated(b)),
-            _ => RawTable::with_buckets(b, BucketArray::new(b)),
-        };
+        let mut resized = RawTable::to_hold(b, self.count);
         resized.seed = self.seed;
         // The counters stay with the map.
         self.note_bulk_resize(why);

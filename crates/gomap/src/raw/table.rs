@@ -245,8 +245,21 @@ impl<K, V> RawTable<K, V> {
         Self::with_buckets(b, if b == 0 { BucketArray::empty() } else { BucketArray::new(b) })
     }
 
+    /// An empty table of size `b` about to receive `count` entries (a copy, a bulk move).
+    /// With an entry per bucket or more, every page of the array gets written (a 4 KiB
+    /// page of `u64` slots spans 32 buckets), so its pages come all at once; a sparser
+    /// table keeps its untouched pages unmapped. With no entries, as [`with_b`](Self::with_b).
+    pub(super) fn to_hold(b: u8, count: usize) -> Self {
+        match count {
+            0 => Self::with_b(b),
+            _ if count >> b != 0 => Self::with_buckets(b, BucketArray::new_populated(b)),
+            // (`count >> b == 0` with entries: `b > 0`, and `new` allocates.)
+            _ => Self::with_buckets(b, BucketArray::new(b)),
+        }
+    }
+
     /// An empty table of size `b` over `buckets`, an array for `2^b` buckets (or none).
-    pub(super) fn with_buckets(b: u8, buckets: BucketArray<K, V>) -> Self {
+    fn with_buckets(b: u8, buckets: BucketArray<K, V>) -> Self {
         RawTable {
             count: 0,
             b,
@@ -367,7 +380,7 @@ impl<K, V> RawTable<K, V> {
             for b in &slots[..i] {
                 if let (Some(a), Some(b)) = (a, b) {
                     // (Slots, not value addresses: zero-sized values share an address.)
-                    assert!(a.bucket.ctrl != b.bucket.ctrl || a.index != b.index, "duplicate keys found");
+                    assert!(a.bucket != b.bucket || a.index != b.index, "duplicate keys found");
                 }
             }
         }

@@ -30,6 +30,18 @@ pub fn go_b(hint: usize) -> u8 {
     b
 }
 
+/// A map holding keys `0..k` (value = key), the least `k` past `more_than` whose insert
+/// leaves a doubling in progress; returns the map and `k`.
+pub fn mid_growth(more_than: usize) -> (gomap::GoMap<u64, u64>, u64) {
+    let mut map = gomap::GoMap::new();
+    let mut k = 0;
+    while !(map.len() > more_than && map.stats().growing) {
+        map.insert(k, k);
+        k += 1;
+    }
+    (map, k)
+}
+
 /// A proptest configuration: `cases` runs, no regression files, and under Miri a cheaper
 /// random generator (ChaCha is slow to interpret).
 pub fn config(cases: u32) -> Config {
