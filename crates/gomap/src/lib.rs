@@ -114,6 +114,9 @@
 //! * [`GoMap::reserve`] on a map that must get bigger moves all entries at once (a bulk
 //!   operation by contract); [`Extend`] reserves only on an empty map, so extending a big
 //!   map keeps the bounded-latency growth.
+//! * [`GoMap::try_reserve`] returns gomap's own [`TryReserveError`] (std's cannot be
+//!   built outside std), and reports a refused bucket array; the small overflow-bucket
+//!   slabs a poorly hashed map may need on the way are allocated as an insert's are.
 //! * [`GoMap::retain`] and [`GoMap::extract_if`] first complete a growth in progress.
 //! * The hash is seeded per map (Go's `hash0`), and the seed is drawn anew when the map
 //!   becomes empty, so iteration order may change then.
@@ -175,6 +178,7 @@
 
 mod cursor;
 mod entry;
+mod error;
 mod iter;
 mod map;
 #[cfg(feature = "metrics")]
@@ -187,6 +191,7 @@ pub mod sync;
 
 pub use cursor::Cursor;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
+pub use error::TryReserveError;
 pub use iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Range, Values, ValuesMut};
 pub use map::{DefaultHashBuilder, GoMap};
 #[cfg(feature = "metrics")]

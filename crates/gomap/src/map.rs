@@ -9,7 +9,7 @@ use crate::cursor::Cursor;
 use crate::entry::{Entry, OccupiedEntry, VacantEntry};
 use crate::iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Range, Values, ValuesMut};
 use crate::raw::{self, RawEntry, RawTable};
-use crate::MapStats;
+use crate::{MapStats, TryReserveError};
 
 /// The default hasher: [foldhash](https://docs.rs/foldhash)'s `quality` variant, seeded randomly for
 /// every map. (`foldhash::fast` is quicker by about one multiply per hash, but with sequential
@@ -349,7 +349,9 @@ where
     /// unlike ordinary growth this is a bulk operation, O(len), best done up front.
     ///
     /// # Panics
-    /// With "capacity overflow" if the new size overflows `usize`.
+    /// With "capacity overflow" if the new size overflows `usize` or the address space; a
+    /// refused allocation goes to [`handle_alloc_error`](std::alloc::handle_alloc_error).
+    /// See [`try_reserve`](Self::try_reserve) for the fallible version.
     ///
     /// ```
     /// let mut map: gomap::GoMap<u64, u64> = gomap::GoMap::new();
@@ -357,11 +359,40 @@ where
     /// assert!(map.capacity() >= 100);
     /// ```
     pub fn reserve(&mut self, additional: usize) {
-        let needed = self.len().checked_add(additional).expect("capacity overflow");
+        self.try_reserve(additional).unwrap_or_else(|e| e.raise());
+    }
+
+    /// Makes room for `additional` more entries without a growth, or says why it cannot;
+    /// the map is then unchanged. For sizes that come from outside (a length prefix in a
+    /// message, a request's count), where `reserve` would abort the process.
+    ///
+    /// What it reports is the bucket array's allocation (and the O(len) scratch room for
+    /// the hashes of the entries it moves). A table whose keys hash poorly can need more
+    /// overflow buckets on the way than the new array's pool holds; those come in slabs of
+    /// at most 512 KiB, allocated as an insert allocates them, and a refusal of one of
+    /// those goes to [`handle_alloc_error`](std::alloc::handle_alloc_error).
+    ///
+    /// # Errors
+    /// [`TryReserveError::CapacityOverflow`] if the new size overflows `usize` or cannot
+    /// be addressed; [`TryReserveError::AllocError`] if the system refuses the memory.
+    ///
+    /// ```
+    /// use gomap::{GoMap, TryReserveError};
+    ///
+    /// let mut map: GoMap<u64, u64> = (0..10).map(|i| (i, i)).collect();
+    /// map.try_reserve(1000)?;
+    /// assert!(map.capacity() >= 1010);
+    /// assert_eq!(map.try_reserve(usize::MAX), Err(TryReserveError::CapacityOverflow));
+    /// assert_eq!(map.len(), 10); // unchanged by the failure
+    /// # Ok::<(), TryReserveError>(())
+    /// ```
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), TryReserveError> {
+        let needed = self.len().checked_add(additional).ok_or(TryReserveError::CapacityOverflow)?;
         if needed > self.capacity() {
             let b = raw::b_for_hint(needed);
-            self.table.resize(b, &make_hasher(&self.hash_builder, self.table.seed()), raw::BulkResize::Reserve);
+            self.table.resize(b, &make_hasher(&self.hash_builder, self.table.seed()), raw::BulkResize::Reserve)?;
         }
+        Ok(())
     }
 
     /// Shrinks the map into the smallest bucket array that holds its entries: `2^B` buckets

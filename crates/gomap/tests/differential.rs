@@ -185,7 +185,8 @@ enum Op {
     ExtractIf(u64, u64, Option<usize>),
     Clear,
     Drain(Option<usize>),
-    Reserve(usize),
+    /// `reserve(n)`, or `try_reserve(n)` when the flag is set.
+    Reserve(usize, bool),
     ShrinkTo(usize),
     FinishGrowth,
     EvacuateStep(usize),
@@ -303,7 +304,7 @@ fn decode(p: &Params, table: &[(u32, Kind)], (mut pick, a, b, c): (u32, u64, u64
         Kind::ExtractIf => Op::ExtractIf(m, c % m, take(a)),
         Kind::Clear => Op::Clear,
         Kind::Drain => Op::Drain(take(b)),
-        Kind::Reserve => Op::Reserve((b % p.max_reserve) as usize),
+        Kind::Reserve => Op::Reserve((b % p.max_reserve) as usize, c % 2 == 0),
         Kind::ShrinkTo => Op::ShrinkTo(if c % 2 == 0 { 0 } else { (b % p.max_reserve) as usize }),
         Kind::FinishGrowth => Op::FinishGrowth,
         Kind::EvacuateStep => Op::EvacuateStep((b % 20) as usize),
@@ -611,8 +612,12 @@ impl<S: BuildHasher + Clone> Harness<S> {
                 assert_eq!(s1.b, s0.b, "drain must not shrink the map");
                 assert_eq!(s1.len, 0);
             }
-            Op::Reserve(n) => {
-                self.map.reserve(n);
+            Op::Reserve(n, fallible) => {
+                if fallible {
+                    assert_eq!(self.map.try_reserve(n), Ok(()));
+                } else {
+                    self.map.reserve(n);
+                }
                 self.model.reserve(n);
                 let s1 = self.snap();
                 assert!(s1.b >= s0.b, "reserve shrank the map");

@@ -20,9 +20,10 @@ use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem;
 use core::ptr::{self, NonNull};
-use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
+use std::alloc::{alloc_zeroed, dealloc};
 
 use super::bucket::{prefetch_line, BucketRef, Ctrl, Data, Link, LoneBucket};
+use crate::TryReserveError;
 
 /// Arrays at least this large are mapped directly (when the platform allows).
 #[cfg(all(unix, not(miri)))]
@@ -67,7 +68,7 @@ const WORD_BITS: usize = u64::BITS as usize;
 
 /// When a mapped array's pages come (heap arrays are the allocator's business).
 #[derive(Clone, Copy)]
-enum Pages {
+pub(crate) enum Pages {
     /// As each is first touched.
     OnFirstTouch,
     /// All at once, when the array is mapped.
@@ -280,31 +281,30 @@ impl<K, V> BucketArray<K, V> {
     /// insert start a growth without paying for the new array.
     ///
     /// # Panics
-    /// With "capacity overflow" when the size does not fit the address space.
+    /// With "capacity overflow" when the size does not fit the address space; a refused
+    /// allocation goes to [`handle_alloc_error`].
     pub(crate) fn new(b: u8) -> Self {
-        Self::with_pages(b, Pages::OnFirstTouch)
+        Self::try_new(b, Pages::OnFirstTouch).unwrap_or_else(|e| e.raise())
     }
 
-    /// A zeroed array like [`new`](Self::new), for a caller about to write all of it (a
-    /// clone): a large one is mapped with its pages in place, one system call instead of
-    /// a page fault per page (Linux's `MAP_POPULATE`; elsewhere the same as `new`).
-    pub(crate) fn new_populated(b: u8) -> Self {
-        Self::with_pages(b, Pages::Now)
-    }
-
-    fn with_pages(b: u8, pages: Pages) -> Self {
+    /// A zeroed array like [`new`](Self::new), or why there is none. With `Pages::Now`,
+    /// for a caller about to write all of it (a bulk copy or move): a large one is mapped
+    /// with its pages in place, one system call instead of a page fault per page (Linux's
+    /// `MAP_POPULATE`; elsewhere the same as `OnFirstTouch`).
+    pub(crate) fn try_new(b: u8, pages: Pages) -> Result<Self, TryReserveError> {
         let bucket_bytes = mem::size_of::<Ctrl>() + mem::size_of::<Link>() + mem::size_of::<Data<K, V>>();
-        let len = array_len(b, bucket_bytes).expect("capacity overflow");
+        let len = array_len(b, bucket_bytes).ok_or(TryReserveError::CapacityOverflow)?;
+        let array = |layout: Result<Layout, _>| layout.map_err(|_| TryReserveError::CapacityOverflow);
         let regions = [
-            Layout::array::<Ctrl>(len).expect("capacity overflow"),
-            Layout::array::<Link>(len).expect("capacity overflow"),
-            Layout::array::<Data<K, V>>(len).expect("capacity overflow"),
-            Layout::array::<u64>(len.div_ceil(WORD_BITS)).expect("capacity overflow"),
+            array(Layout::array::<Ctrl>(len))?,
+            array(Layout::array::<Link>(len))?,
+            array(Layout::array::<Data<K, V>>(len))?,
+            array(Layout::array::<u64>(len.div_ceil(WORD_BITS)))?,
         ];
-        let (base, offsets, memory) = Self::allocate(regions, pages);
+        let (base, offsets, memory) = Self::allocate(regions, pages)?;
         // SAFETY: each offset lies inside the allocation, aligned for its region.
         let at = |i: usize| unsafe { base.as_ptr().add(offsets[i]) };
-        BucketArray {
+        Ok(BucketArray {
             base,
             ctrl: at(0).cast(),
             links: at(1).cast(),
@@ -316,17 +316,20 @@ impl<K, V> BucketArray<K, V> {
             next_overflow: 1 << b,
             memory,
             lone: LoneSlabs::new(),
-        }
+        })
     }
 
     /// Zeroed memory for the regions, one after the other; returns it with the regions'
     /// offsets. (Miri cannot unmap part of a mapping, so under Miri every array is a heap
     /// allocation.)
-    fn allocate(regions: [Layout; REGIONS], pages: Pages) -> (NonNull<u8>, [usize; REGIONS], Memory) {
+    fn allocate(
+        regions: [Layout; REGIONS],
+        pages: Pages,
+    ) -> Result<(NonNull<u8>, [usize; REGIONS], Memory), TryReserveError> {
         let mut layout = regions[0];
         let mut offsets = [0; REGIONS];
         for i in 1..REGIONS {
-            let (joined, offset) = layout.extend(regions[i]).expect("capacity overflow");
+            let (joined, offset) = layout.extend(regions[i]).map_err(|_| TryReserveError::CapacityOverflow)?;
             layout = joined;
             offsets[i] = offset;
         }
@@ -335,16 +338,20 @@ impl<K, V> BucketArray<K, V> {
         if layout.size() >= MAP_THRESHOLD && layout.align() <= page_size() {
             // Each region starts on a page, so that each can be released on its own.
             let page = page_size();
-            let mut bytes = 0;
+            let mut bytes = 0usize;
             for (offset, region) in offsets.iter_mut().zip(&regions) {
                 *offset = bytes;
-                bytes += region.size().div_ceil(page) * page;
+                let pages = region.size().div_ceil(page);
+                bytes = pages
+                    .checked_mul(page)
+                    .and_then(|b| bytes.checked_add(b))
+                    .ok_or(TryReserveError::CapacityOverflow)?;
             }
-            let base = map_zeroed(bytes, layout, pages);
-            return (base, offsets, Memory::Mapped { bytes, offsets, released: [0; REGIONS] });
+            let base = map_zeroed(bytes, layout, pages)?;
+            return Ok((base, offsets, Memory::Mapped { bytes, offsets, released: [0; REGIONS] }));
         }
         // (A bucket holds at least its control word: the size is not zero.)
-        (heap_zeroed(layout), offsets, Memory::Heap(layout))
+        Ok((heap_zeroed(layout)?, offsets, Memory::Heap(layout)))
     }
 
     /// log2 of the number of regular buckets.
@@ -599,14 +606,19 @@ struct Slab {
 }
 
 impl Slab {
+    /// # Panics
+    /// A refused allocation goes to [`handle_alloc_error`](std::alloc::handle_alloc_error)
+    /// (a slab is at most [`RETIRE_STEP`] bytes).
     fn new(layout: Layout) -> Slab {
         #[cfg(all(unix, not(miri)))]
         if layout.size() >= SLAB_MAP_FROM && layout.align() <= page_size() {
             let bytes = layout.size().div_ceil(page_size()) * page_size();
-            return Slab { base: map_zeroed(bytes, layout, Pages::OnFirstTouch), bytes, layout, mapped: true };
+            let base = map_zeroed(bytes, layout, Pages::OnFirstTouch).unwrap_or_else(|e| e.raise());
+            return Slab { base, bytes, layout, mapped: true };
         }
         // (At least one bucket: the size is not zero.)
-        Slab { base: heap_zeroed(layout), bytes: layout.size(), layout, mapped: false }
+        let base = heap_zeroed(layout).unwrap_or_else(|e| e.raise());
+        Slab { base, bytes: layout.size(), layout, mapped: false }
     }
 }
 
@@ -634,7 +646,7 @@ pub(crate) const fn lone_bytes<K, V>() -> usize {
 /// `bytes` (whole pages) of fresh zeroed memory mapped from the system, to be unmapped by
 /// the caller; `layout` is what it is for, reported if the mapping fails.
 #[cfg(all(unix, not(miri)))]
-fn map_zeroed(bytes: usize, layout: Layout, pages: Pages) -> NonNull<u8> {
+fn map_zeroed(bytes: usize, layout: Layout, pages: Pages) -> Result<NonNull<u8>, TryReserveError> {
     #[cfg(target_os = "linux")]
     let populate = match pages {
         Pages::OnFirstTouch => 0,
@@ -658,18 +670,18 @@ fn map_zeroed(bytes: usize, layout: Layout, pages: Pages) -> NonNull<u8> {
         )
     };
     if p == libc::MAP_FAILED {
-        handle_alloc_error(layout);
+        return Err(TryReserveError::AllocError { layout });
     }
-    NonNull::new(p.cast()).unwrap_or_else(|| handle_alloc_error(layout))
+    NonNull::new(p.cast()).ok_or(TryReserveError::AllocError { layout })
 }
 
 /// Zeroed memory for `layout` (of non-zero size) from the global allocator, to be freed by
 /// the caller with `dealloc` and the same layout.
-fn heap_zeroed(layout: Layout) -> NonNull<u8> {
+fn heap_zeroed(layout: Layout) -> Result<NonNull<u8>, TryReserveError> {
     debug_assert_ne!(layout.size(), 0);
     // SAFETY: the layout's size is not zero (every caller allocates at least one bucket).
     let p = unsafe { alloc_zeroed(layout) };
-    NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
+    NonNull::new(p).ok_or(TryReserveError::AllocError { layout })
 }
 
 #[cfg(all(unix, not(miri)))]

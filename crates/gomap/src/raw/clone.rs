@@ -16,7 +16,7 @@ impl<K, V> RawTable<K, V> {
     /// called on keys of unevacuated old chains. If `dup` or `hasher` panics, what was
     /// copied so far is dropped and `self` is unchanged (it is only read).
     pub(crate) fn clone_with(&self, hasher: &impl Fn(&K) -> u64, mut dup: impl FnMut(&K, &V) -> (K, V)) -> Self {
-        let mut copy = RawTable::to_hold(self.b, self.count);
+        let mut copy = RawTable::try_to_hold(self.b, self.count).unwrap_or_else(|e| e.raise());
         copy.seed = self.seed;
         if self.count == 0 {
             return copy;

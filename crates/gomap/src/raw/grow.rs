@@ -1,6 +1,7 @@
 //! Growth: starting one (`hash_grow`), the incremental work every write does (`grow_work`),
 //! moving one old chain (`evacuate`), and the evacuation mark.
 
+use core::alloc::Layout;
 use core::mem;
 use core::ptr;
 
@@ -10,6 +11,7 @@ use super::group::SlotBits;
 use super::iter::WALK_PREFETCH_AHEAD;
 use super::observe::Driver;
 use super::table::{b_for_hint, over_load_factor, NextFree, RawTable, Slot};
+use crate::TryReserveError;
 
 /// How far past already-evacuated buckets one advance of the mark may scan, so that every
 /// write stays O(1) (Go's limit; measured, it never binds: the largest jump seen is 15).
@@ -284,7 +286,9 @@ impl<K, V> RawTable<K, V> {
     pub(crate) fn shrink_to(&mut self, min_capacity: usize, hasher: &impl Fn(&K) -> u64) {
         let b = b_for_hint(self.count.max(min_capacity));
         if self.would_shrink(b) {
-            self.resize(b, hasher, BulkResize::Shrink);
+            // Shrinking asks for less memory than the table holds; a refusal of it is as
+            // rare as an insert's, and treated the same way.
+            self.resize(b, hasher, BulkResize::Shrink).unwrap_or_else(|e| e.raise());
         }
     }
 
@@ -325,12 +329,33 @@ impl<K, V> RawTable<K, V> {
     /// `i mod 2^b` (a hash's chain is its low bits), so no key is hashed. Otherwise every
     /// hash is computed before anything moves, so a panicking `Hash` leaves the table as
     /// it was.
-    pub(crate) fn resize(&mut self, b: u8, hasher: &impl Fn(&K) -> u64, why: BulkResize) {
+    ///
+    /// # Errors
+    /// When the new array, or the room for the hashes, cannot be had; the table is then
+    /// unchanged. The lone overflow buckets the move may need beyond the new array's pool
+    /// (a poor hash's long chains) are allocated as an insert allocates them, at most
+    /// [`RETIRE_STEP`](super::alloc::RETIRE_STEP) bytes at a time, and a refusal there goes
+    /// to `handle_alloc_error`.
+    pub(crate) fn resize(
+        &mut self,
+        b: u8,
+        hasher: &impl Fn(&K) -> u64,
+        why: BulkResize,
+    ) -> Result<(), TryReserveError> {
         let smallest = if self.is_growing() && !self.same_size_grow { self.b - 1 } else { self.b };
-        // SAFETY: the walk yields occupied slots, which hold keys.
-        let hashes: Option<Vec<u64>> =
-            (b > smallest).then(|| self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })).collect());
-        let mut resized = RawTable::to_hold(b, self.count);
+        let mut resized = RawTable::try_to_hold(b, self.count)?;
+        let hashes = if b > smallest {
+            let mut hashes = Vec::new();
+            hashes.try_reserve_exact(self.count).map_err(|_| match Layout::array::<u64>(self.count) {
+                Ok(layout) => TryReserveError::AllocError { layout },
+                Err(_) => TryReserveError::CapacityOverflow,
+            })?;
+            // SAFETY: the walk yields occupied slots, which hold keys.
+            hashes.extend(self.raw_iter().map(|slot| hasher(unsafe { &*slot.key() })));
+            Some(hashes)
+        } else {
+            None
+        };
         resized.seed = self.seed;
         // The counters stay with the map.
         self.note_bulk_resize(why);
@@ -355,6 +380,7 @@ impl<K, V> RawTable<K, V> {
         // The entries now belong to `resized`: the old storage is freed without them.
         self.count = 0;
         mem::swap(self, &mut resized);
+        Ok(())
     }
 
     /// Calls `f` on every live slot with the index of the chain that holds it: the

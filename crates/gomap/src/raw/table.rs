@@ -7,11 +7,12 @@ use core::marker::PhantomData;
 use core::mem;
 use core::ptr;
 
-use super::alloc::{lone_bytes, ArrayView, BucketArray, RETIRE_STEP};
+use super::alloc::{lone_bytes, ArrayView, BucketArray, Pages, RETIRE_STEP};
 use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 use super::cursor::CursorTag;
 use super::observe::Observer;
 use super::random_u64;
+use crate::TryReserveError;
 
 /// Go's load factor 6.5, as the integer fraction 13/2 so that every check is exact:
 /// `2^b` buckets hold `13 * 2^(b-1)` entries.
@@ -245,17 +246,18 @@ impl<K, V> RawTable<K, V> {
         Self::with_buckets(b, if b == 0 { BucketArray::empty() } else { BucketArray::new(b) })
     }
 
-    /// An empty table of size `b` about to receive `count` entries (a copy, a bulk move).
-    /// With an entry per bucket or more, every page of the array gets written (a 4 KiB
-    /// page of `u64` slots spans 32 buckets), so its pages come all at once; a sparser
-    /// table keeps its untouched pages unmapped. With no entries, as [`with_b`](Self::with_b).
-    pub(super) fn to_hold(b: u8, count: usize) -> Self {
-        match count {
-            0 => Self::with_b(b),
-            _ if count >> b != 0 => Self::with_buckets(b, BucketArray::new_populated(b)),
-            // (`count >> b == 0` with entries: `b > 0`, and `new` allocates.)
-            _ => Self::with_buckets(b, BucketArray::new(b)),
-        }
+    /// An empty table of size `b` about to receive `count` entries (a copy, a bulk move),
+    /// or why its array could not be had. With an entry per bucket or more, every page of
+    /// the array gets written (a 4 KiB page of `u64` slots spans 32 buckets), so its pages
+    /// come all at once; a sparser table keeps its untouched pages unmapped. With no
+    /// entries, as [`with_b`](Self::with_b).
+    pub(super) fn try_to_hold(b: u8, count: usize) -> Result<Self, TryReserveError> {
+        let buckets = match count {
+            0 if b == 0 => BucketArray::empty(),
+            _ if count >> b != 0 => BucketArray::try_new(b, Pages::Now)?,
+            _ => BucketArray::try_new(b, Pages::OnFirstTouch)?,
+        };
+        Ok(Self::with_buckets(b, buckets))
     }
 
     /// An empty table of size `b` over `buckets`, an array for `2^b` buckets (or none).
