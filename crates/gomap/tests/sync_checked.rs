@@ -258,3 +258,21 @@ fn racing_writers_get_go_messages_only() {
     });
     assert_eq!(n, map.len());
 }
+
+/// A map collected from pairs holds each key's last value; `extend` inserts through the
+/// detector, so an extend that meets a write in progress gets Go's message.
+#[test]
+fn collect_and_extend() {
+    let map: CheckedMap<Key, u32> =
+        [(1, 10), (4, 40), (1, 11)].map(|(id, v)| (Key::plain(id), v)).into_iter().collect();
+    assert_eq!(map.len(), 2);
+    assert_eq!(map.get(&Key::plain(1)), Some(11));
+    let intruder = |map: &CheckedMap<Key, u32>| {
+        let mut map = map;
+        map.extend([(Key::plain(3), 30)]);
+    };
+    assert_eq!(overlap(&map, insert_held, intruder), WRITES);
+    check_usable(&map);
+    intruder(&map);
+    assert_eq!(map.get(&Key::plain(3)), Some(30));
+}

@@ -205,8 +205,15 @@ impl MapInterface for CowMap<u8, u8> {
     }
 }
 
-fn check_against(reference: &dyn MapInterface, ops: &[Op]) -> Result<(), TestCaseError> {
-    let map = SyncMap::new();
+/// Runs `ops` on a `SyncMap` and on `reference`, both starting with the entries of
+/// `initial` (the `SyncMap` collected from it, all in its read-only map; the reference
+/// given them by stores, so a key that comes twice keeps its last value in both).
+fn check_against(reference: &dyn MapInterface, initial: &[(u8, u8)], ops: &[Op]) -> Result<(), TestCaseError> {
+    let map: SyncMap<u8, u8> = initial.iter().copied().collect();
+    for &(k, v) in initial {
+        reference.apply(&Op::Store(k, v));
+    }
+    prop_assert_eq!(map.apply(&Op::Range), reference.apply(&Op::Range), "after collecting {:?}", initial);
     for (i, op) in ops.iter().enumerate() {
         prop_assert_eq!(map.apply(op), reference.apply(op), "op #{}: {:?}", i, op);
     }
@@ -221,13 +228,23 @@ proptest! {
     /// Go's TestMapMatchesRWMutex.
     #[test]
     fn matches_mutex_map(ops in prop::collection::vec(op(), 0..scale(200, 40))) {
-        check_against(&MutexMap::default(), &ops)?;
+        check_against(&MutexMap::default(), &[], &ops)?;
     }
 
     /// Go's TestMapMatchesDeepCopy (CowMap is the deep-copy map).
     #[test]
     fn matches_deep_copy_map(ops in prop::collection::vec(op(), 0..scale(200, 40))) {
-        check_against(&CowMap::new(), &ops)?;
+        check_against(&CowMap::new(), &[], &ops)?;
+    }
+
+    /// The same, from a map collected from pairs (`FromIterator`, which publishes them as
+    /// the read-only map: the lock-free paths, expunging and the dirty copy start there).
+    #[test]
+    fn a_collected_map_matches_mutex_map(
+        initial in prop::collection::vec((0..12u8, 0..4u8), 0..scale(24, 8)),
+        ops in prop::collection::vec(op(), 0..scale(200, 40)),
+    ) {
+        check_against(&MutexMap::default(), &initial, &ops)?;
     }
 }
 
@@ -534,4 +551,25 @@ fn send_sync() {
     check::<gomap::sync::ShardedMap<String, Vec<u8>>>();
     check::<CowMap<String, Vec<u8>>>();
     check::<gomap::sync::CheckedMap<String, Vec<u8>>>();
+}
+
+/// `Extend` through `&SyncMap` from several threads at once, into a map collected from
+/// other pairs: every pair lands, with its value, and the collected ones stay.
+#[test]
+fn threads_extend_a_collected_map() {
+    let (threads, per) = (4u64, scale(2000, 40) as u64);
+    let map: SyncMap<u64, u64> = (0..per).map(|i| (u64::MAX - i, i)).collect();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let mut map = &map;
+            s.spawn(move || map.extend((0..per).map(|i| (t * per + i, t))));
+        }
+    });
+    assert_eq!(map.len() as u64, (threads + 1) * per);
+    for i in 0..per {
+        assert_eq!(map.load(&(u64::MAX - i)), Some(i));
+        for t in 0..threads {
+            assert_eq!(map.load(&(t * per + i)), Some(t), "thread {t}'s key {i}");
+        }
+    }
 }

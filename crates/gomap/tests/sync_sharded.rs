@@ -300,3 +300,25 @@ fn upsert_counts_every_call() {
     });
     assert_eq!(map.get("hits"), Some(threads * n));
 }
+
+/// `FromIterator` keeps each key's last value; `Extend` through `&ShardedMap` from several
+/// threads at once loses nothing.
+#[test]
+fn collect_and_extend_from_threads() {
+    let (threads, per) = (4u64, scale(5000, 40) as u64);
+    let pairs = (0..2 * per).map(|i| (i % per, i));
+    let model: HashMap<u64, u64> = pairs.clone().collect();
+    let map: ShardedMap<u64, u64> = pairs.collect();
+    assert_eq!(map.len(), model.len());
+    assert!(model.iter().all(|(k, &v)| map.get(k) == Some(v)), "a collected key lost its last value");
+    std::thread::scope(|s| {
+        for t in 1..=threads {
+            let mut map = &map;
+            s.spawn(move || map.extend((0..per).map(|i| (t * per + i, t))));
+        }
+    });
+    assert_eq!(map.len() as u64, (threads + 1) * per);
+    for t in 1..=threads {
+        assert!((0..per).all(|i| map.get(&(t * per + i)) == Some(t)), "thread {t} lost a key");
+    }
+}

@@ -326,6 +326,36 @@ impl<K, V> Default for CheckedMap<K, V> {
     }
 }
 
+/// A map holding the iterator's entries (collected into a [`GoMap`] first).
+///
+/// ```
+/// let map: gomap::sync::CheckedMap<u32, u32> = (0..100).map(|i| (i % 10, i)).collect();
+/// assert_eq!(map.len(), 10);
+/// assert_eq!(map.get(&3), Some(93));
+/// ```
+impl<K: Eq + Hash, V> FromIterator<(K, V)> for CheckedMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        CheckedMap::from_map(iter.into_iter().collect())
+    }
+}
+
+/// Inserts every pair, as [`insert`](CheckedMap::insert) does.
+impl<K: Eq + Hash, V> Extend<(K, V)> for CheckedMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+/// Inserts every pair through a shared reference, each insert a write that the detector
+/// checks: extending from two threads at once panics as Go's runtime would.
+impl<K: Eq + Hash, V> Extend<(K, V)> for &CheckedMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
 impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for CheckedMap<K, V> {
     /// The entries (a read: it panics if a write is in progress).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

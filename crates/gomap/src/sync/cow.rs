@@ -330,6 +330,43 @@ impl<K, V> From<GoMap<K, V>> for CowMap<K, V> {
     }
 }
 
+/// A map starting with the iterator's entries (collected into a [`GoMap`] first).
+///
+/// ```
+/// let map: gomap::sync::CowMap<u32, u32> = (0..100).map(|i| (i % 10, i)).collect();
+/// assert_eq!(map.len(), 10);
+/// assert_eq!(map.get(&3), Some(93));
+/// ```
+impl<K: Eq + Hash, V> FromIterator<(K, V)> for CowMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        CowMap::from_map(iter.into_iter().collect())
+    }
+}
+
+/// Inserts every pair in one [`update`](CowMap::update): one copy of the map for the whole
+/// batch, published at once.
+impl<K: Eq + Hash + Clone, V: Clone> Extend<(K, V)> for CowMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+/// Inserts every pair in one [`update`](CowMap::update), through a shared reference: a
+/// reader sees all of the batch or none of it.
+///
+/// ```
+/// let map = gomap::sync::CowMap::new();
+/// let before = map.load();
+/// (&map).extend([("a", 1), ("b", 2)]);
+/// assert!(before.is_empty()); // an old snapshot is unchanged
+/// assert_eq!(map.load().len(), 2);
+/// ```
+impl<K: Eq + Hash + Clone, V: Clone> Extend<(K, V)> for &CowMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        self.update(|m| m.extend(iter));
+    }
+}
+
 impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for CowMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self.peek(), f)

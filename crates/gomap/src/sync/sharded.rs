@@ -552,6 +552,53 @@ impl<K, V, S: Default> Default for ShardedMap<K, V, S> {
     }
 }
 
+/// A map of the default shard count, sized for the iterator's lower size hint. A key that
+/// comes twice keeps its last value, as with repeated [`insert`](ShardedMap::insert)s.
+///
+/// ```
+/// use gomap::sync::ShardedMap;
+///
+/// let map: ShardedMap<u32, u32> = (0..100).map(|i| (i % 10, i)).collect();
+/// assert_eq!(map.len(), 10);
+/// assert_eq!(map.get(&3), Some(93));
+/// ```
+impl<K: Eq + Hash, V, S: BuildHasher + Default> FromIterator<(K, V)> for ShardedMap<K, V, S> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let map = Self::with_config(default_shards(), iter.size_hint().0, S::default());
+        (&map).extend(iter);
+        map
+    }
+}
+
+/// Inserts every pair, as [`insert`](ShardedMap::insert) does.
+impl<K: Eq + Hash, V, S: BuildHasher> Extend<(K, V)> for ShardedMap<K, V, S> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+/// Inserts every pair through a shared reference, so that several threads can extend one
+/// map at once.
+///
+/// ```
+/// let map = gomap::sync::ShardedMap::new();
+/// std::thread::scope(|s| {
+///     for t in 0..2u64 {
+///         let mut map = &map;
+///         s.spawn(move || map.extend((0..100).map(|i| (t * 100 + i, i))));
+///     }
+/// });
+/// assert_eq!(map.len(), 200);
+/// ```
+impl<K: Eq + Hash, V, S: BuildHasher> Extend<(K, V)> for &ShardedMap<K, V, S> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
 impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for ShardedMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.check();

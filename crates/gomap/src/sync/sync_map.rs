@@ -368,8 +368,13 @@ impl<K, V> SyncMap<K, V> {
     /// assert_eq!(map.load("gopher"), None);
     /// ```
     pub fn new() -> Self {
+        Self::with_read(GoMap::default())
+    }
+
+    /// A map whose read-only map is `m`, with no dirty map.
+    fn with_read(m: EntryMap<K, V>) -> Self {
         SyncMap {
-            read: AtomicArc::new(Arc::new(ReadOnly::new(GoMap::default()))),
+            read: AtomicArc::new(Arc::new(ReadOnly::new(m))),
             dirty: CachePadded::new(Mutex::new(Dirty { m: None, misses: 0, copying: None, replaced: Replaced::new() })),
             new_key_hasher: KeyHasher::default(),
             replaced_waiting: AtomicBool::new(false),
@@ -847,6 +852,56 @@ where
 impl<K, V> Default for SyncMap<K, V> {
     fn default() -> Self {
         SyncMap::new()
+    }
+}
+
+/// A map whose entries are all in the read-only map from the start, as if they had been
+/// stored and promoted: loads of them never take the mutex. A key that comes twice keeps
+/// its last value, as with repeated [`store`](SyncMap::store)s.
+///
+/// ```
+/// use gomap::sync::SyncMap;
+///
+/// let map: SyncMap<u32, u32> = (0..100).map(|i| (i % 10, i)).collect();
+/// assert_eq!(map.len(), 10);
+/// assert_eq!(map.load(&3), Some(93));
+/// ```
+impl<K: Eq + Hash, V> FromIterator<(K, V)> for SyncMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let mut m = GoMap::with_capacity_and_hasher(iter.size_hint().0, KeyHasher::default());
+        for (key, value) in iter {
+            m.insert(key, Arc::new(Entry::new(Arc::new(Slot::Value(value)))));
+        }
+        SyncMap::with_read(m)
+    }
+}
+
+/// Stores every pair, as [`store`](SyncMap::store) does.
+impl<K: Eq + Hash + Clone, V: Clone> Extend<(K, V)> for SyncMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+/// Stores every pair through a shared reference, so that several threads can extend one
+/// map at once.
+///
+/// ```
+/// let map = gomap::sync::SyncMap::new();
+/// std::thread::scope(|s| {
+///     for t in 0..2u64 {
+///         let mut map = &map;
+///         s.spawn(move || map.extend((0..100).map(|i| (t * 100 + i, i))));
+///     }
+/// });
+/// assert_eq!(map.len(), 200);
+/// ```
+impl<K: Eq + Hash + Clone, V: Clone> Extend<(K, V)> for &SyncMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.store(key, value);
+        }
     }
 }
 
