@@ -145,7 +145,7 @@
 //!
 //! # Features
 //!
-//! * `serde`: `Serialize` and `Deserialize` for `GoMap`.
+//! * `serde`: `Serialize` and `Deserialize` for `GoMap` and the maps of [`sync`].
 //! * `tracing`: [tracing](https://docs.rs/tracing) events, target `gomap`, when a growth
 //!   starts (INFO `growth_started`: trigger, old and new B, len, bytes), for every old
 //!   bucket evacuated (DEBUG `bucket_evacuated`), when a growth finishes (INFO

@@ -224,6 +224,14 @@ impl<K, V> CheckedMap<K, V> {
         self.len.store(0, Relaxed);
     }
 
+    /// `f` of the map, as one iteration (for `Serialize`): a write while it runs panics
+    /// with `"concurrent map iteration and map write"`, as during [`range`](Self::range).
+    #[cfg(feature = "serde")]
+    pub(crate) fn iterate<R>(&self, f: impl FnOnce(&GoMap<K, V>) -> R) -> R {
+        let access = self.begin_read(ITERATOR).unwrap_or_else(|misuse| misuse.raise());
+        f(&access.guard)
+    }
+
     /// Calls `f` on each entry until it returns false (Go's `for k, v := range m`). Other
     /// reads and ranges may overlap it; a write from any thread while it runs, including
     /// from `f` itself, panics with `"concurrent map iteration and map write"`.

@@ -233,6 +233,20 @@ impl<K, V, S> ShardedMap<K, V, S> {
         HeldMark::enter(address_of(self), REENTRANT)
     }
 
+    /// `f` of every shard at once, all held under their read locks (one snapshot of the
+    /// whole map; writers wait meanwhile). For `Serialize`, whose output must begin with
+    /// the number of entries it then writes. Locks are taken in shard order, as `len`
+    /// takes them, and a writer holds one lock at a time, so this cannot deadlock with
+    /// them; `f` counts as running under the locks (re-entrant use panics).
+    #[cfg(feature = "serde")]
+    pub(crate) fn with_all_shards<R>(&self, f: impl FnOnce(&[&GoMap<K, V, ()>]) -> R) -> R {
+        self.check();
+        let guards: Vec<_> = self.shards.iter().map(|shard| shard.read()).collect();
+        let maps: Vec<&GoMap<K, V, ()>> = guards.iter().map(|guard| &**guard).collect();
+        let _mark = self.mark();
+        f(&maps)
+    }
+
     #[inline]
     fn shard(&self, hash: u64) -> &RwLock<GoMap<K, V, ()>> {
         &self.shards[(hash >> SHARD_SHIFT) as usize & self.mask]
