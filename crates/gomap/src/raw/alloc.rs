@@ -341,8 +341,8 @@ impl<K, V> BucketArray<K, V> {
             let mut bytes = 0usize;
             for (offset, region) in offsets.iter_mut().zip(&regions) {
                 *offset = bytes;
-                let pages = region.size().div_ceil(page);
-                bytes = pages
+                let region_pages = region.size().div_ceil(page);
+                bytes = region_pages
                     .checked_mul(page)
                     .and_then(|b| bytes.checked_add(b))
                     .ok_or(TryReserveError::CapacityOverflow)?;
