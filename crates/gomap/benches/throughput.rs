@@ -280,12 +280,13 @@ fn clone<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
     });
 }
 
-fn clear<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+/// Times `op` on a map `make` builds afresh for every iteration (the build is not timed).
+fn on_fresh<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, make: impl Fn() -> M, op: impl Fn(&mut M)) {
     g.bench_function(M::NAME, |b| {
         b.iter_batched(
-            || build::<M>(keys),
+            &make,
             |mut m| {
-                m.wipe();
+                op(&mut m);
                 m
             },
             BatchSize::PerIteration,
@@ -293,17 +294,12 @@ fn clear<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
     });
 }
 
+fn clear<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
+    on_fresh(g, || build::<M>(keys), M::wipe);
+}
+
 fn shrink<M: BenchMap, T: Measurement>(g: &mut Group<'_, T>, keys: &[u64]) {
-    g.bench_function(M::NAME, |b| {
-        b.iter_batched(
-            || build_thinned::<M>(keys),
-            |mut m| {
-                m.shrink();
-                m
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    on_fresh(g, || build_thinned::<M>(keys), M::shrink);
 }
 
 macro_rules! for_each_map {

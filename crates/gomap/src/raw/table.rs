@@ -242,8 +242,12 @@ impl<K, V> RawTable<K, V> {
         Self::with_b(b_for_hint(hint))
     }
 
+    /// An empty table of size `b`, its array's pages mapped as they are first touched.
+    ///
+    /// # Panics
+    /// As [`BucketArray::new`], if the array cannot be had.
     pub(super) fn with_b(b: u8) -> Self {
-        Self::with_buckets(b, if b == 0 { BucketArray::empty() } else { BucketArray::new(b) })
+        Self::try_to_hold(b, 0).unwrap_or_else(|e| e.raise())
     }
 
     /// An empty table of size `b` about to receive `count` entries (a copy, a bulk move),
