@@ -20,7 +20,8 @@
 //!   updates of keys already promoted to its read-only map take no lock at all, nor do most
 //!   reads of absent keys (a filter of new keys rules them out, which Go cannot). Adding keys
 //!   is slower, and every promotion cycle copies the map once (O(n), made a few entries at a
-//!   time by the locked operations, where Go makes one store wait for all of it).
+//!   time by the lookups that miss the read-only map, where Go makes one store wait for all
+//!   of it).
 //! * **[`CowMap`]**: data read constantly and changed rarely, such as configuration or
 //!   routing tables. A read loads an immutable snapshot without waiting; a write copies the
 //!   whole map (batch writes with [`CowMap::update`]). A `get` never pays to free a
@@ -35,7 +36,7 @@
 //! | | reads | writes | insert of a new key | iteration |
 //! |---|---|---|---|---|
 //! | [`ShardedMap`] | shard read lock | shard write lock | shard write lock | snapshot per shard |
-//! | [`SyncMap`] | lock-free (promoted keys, most absent keys) | lock-free CAS (promoted keys) | mutex, and a step of the O(n) copy per promotion | lock-free, no lock held in the callback |
+//! | [`SyncMap`] | lock-free (promoted keys, most absent keys) | lock-free CAS (promoted keys) | mutex (a miss: also a step of the O(n) copy per promotion) | lock-free, no lock held in the callback |
 //! | [`CowMap`] | wait-free snapshot | copy O(n) | copy O(n) | any snapshot |
 //! | [`CheckedMap`] | never waits | never waits | never waits | never waits |
 //!
