@@ -154,7 +154,10 @@ impl<K, V, S> GoMap<K, V, S> {
 
     /// How many entries the map holds before an insert of a new key starts a growth that
     /// doubles it: 8 for one bucket, else 6.5 per bucket. (A same-size growth, which
-    /// compacts overflow chains, can start earlier.)
+    /// compacts overflow chains, can start earlier.) Never less than [`len`](Self::len):
+    /// as in Go, no growth starts while one is in progress, so new keys inserted during a
+    /// same-size growth can take the map past 6.5 per bucket; its capacity is then its
+    /// length, and the first new key after that growth starts a doubling.
     ///
     /// ```
     /// let mut map = gomap::GoMap::new();

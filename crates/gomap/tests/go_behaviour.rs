@@ -6,6 +6,8 @@ use gomap::{Entry, GoMap};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
+mod common;
+
 const MIRI: bool = cfg!(miri);
 
 /// Entries that fit before the next doubling: 8 for B = 0, 13 * 2^(B-1) else.
@@ -742,6 +744,55 @@ fn capacity_is_entries_before_next_growth() {
         let c = GoMap::<u64, u64>::with_capacity(h).capacity();
         assert!(c >= h, "with_capacity({h}).capacity() = {c}");
     }
+}
+
+/// Bucket `k % 16` (for B = 4), the tophash varied.
+fn bucket_of_16(k: u64) -> u64 {
+    (k % 16) | (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0xFF00_0000_0000_0000)
+}
+
+/// No growth starts while one runs, so inserts during a same-size growth can take a map
+/// past 6.5 entries per bucket: its capacity is then its length (an insert of a new key
+/// after the growth starts a doubling), never less, as `std`'s `capacity() >= len()`.
+#[test]
+fn capacity_is_never_below_len_during_a_same_size_growth() {
+    let mut m = GoMap::with_capacity_and_hasher(100, common::FnBuild(bucket_of_16));
+    // 6 keys in each of the 16 buckets, then a 9-key chain (one overflow bucket) in each,
+    // emptied again at once: 96 entries and 16 overflow buckets, Go's threshold for B = 4.
+    for k in 0..96 {
+        m.insert(k, k);
+    }
+    for bucket in 0..16 {
+        let extra: Vec<u64> = (0..3).map(|j| 1600 + 16 * j + bucket).collect();
+        for &k in &extra {
+            m.insert(k, k);
+        }
+        for k in &extra {
+            m.remove(k);
+        }
+    }
+    let s = m.stats();
+    assert_eq!((s.b, s.len, s.overflow_buckets, s.growing), (4, 96, 16, false));
+    assert_eq!(m.capacity(), cap_of(4));
+    // The next new key starts a same-size growth; then new keys for bucket 0 evacuate one
+    // old bucket at the mark each, so the map passes 104 entries before the growth ends.
+    let (mut peak, mut next) = (0, 200);
+    let end = loop {
+        m.insert(next * 16, 0);
+        next += 1;
+        let s = m.stats();
+        assert!(m.capacity() >= m.len(), "capacity {} below len {} at {s:?}", m.capacity(), m.len());
+        if !s.same_size_growth {
+            break s;
+        }
+        peak = peak.max(s.len);
+    };
+    assert!(peak > cap_of(4), "the growth ended at {peak} entries: the test sets up nothing");
+    // The insert that ended it found the map past the bound and started a doubling, as
+    // Go's mapassign does right after its growWork.
+    assert!(end.growing && end.b == 5, "{end:?}");
+    assert_eq!(m.capacity(), cap_of(5));
+    m.check_invariants();
 }
 
 #[test]

@@ -295,9 +295,12 @@ impl<K, V> RawTable<K, V> {
         self.seed
     }
 
-    /// Entries that fit before an insert of a new key starts a doubling growth.
+    /// Entries that fit before an insert of a new key starts a doubling growth, and never
+    /// fewer than the table holds: no growth starts while one is in progress, so inserts
+    /// during a same-size growth can take `count` past the load factor's bound (the first
+    /// insert of a new key after that growth then starts a doubling).
     pub(crate) fn capacity(&self) -> usize {
-        self.limits.entries
+        self.limits.entries.max(self.count)
     }
 
     #[inline]
