@@ -43,9 +43,14 @@ pub fn mid_growth(more_than: usize) -> (gomap::GoMap<u64, u64>, u64) {
 }
 
 /// A proptest configuration: `cases` runs, no regression files, and under Miri a cheaper
-/// random generator (ChaCha is slow to interpret).
+/// random generator (ChaCha is slow to interpret). `GOMAP_TEST_SOAK=k` runs `k` times the
+/// cases, for a soak run (`GOMAP_TEST_SOAK=1000 cargo test --release -p gomap --test
+/// differential` takes minutes and has found what the default count does not).
 pub fn config(cases: u32) -> Config {
-    let mut c = Config { cases, failure_persistence: None, ..Config::default() };
+    let soak = std::env::var("GOMAP_TEST_SOAK").map_or(1, |v| {
+        v.parse::<u32>().ok().filter(|&k| k > 0).expect("GOMAP_TEST_SOAK must be a whole number of at least 1")
+    });
+    let mut c = Config { cases: cases.saturating_mul(soak), failure_persistence: None, ..Config::default() };
     if MIRI {
         c.rng_algorithm = RngAlgorithm::XorShift;
     }
