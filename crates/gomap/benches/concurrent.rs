@@ -5,6 +5,7 @@
 //! CAP_LOG2=20 REPEAT=3 THREADS=1,2 WORKLOADS=ReadHeavy MAPS=ShardedMap,dashmap \
 //!     cargo bench -p gomap --bench concurrent
 //! LATENCY=0 ...                                        # throughput only (for profiling)
+//! GOMAP_BENCH_GO=/usr/lib/go-1.19/bin/go ...           # adds Go's sync.Map and RWMutex map
 //! ```
 //!
 //! The workloads are conc-map-bench's (xacrimon/conc-map-bench, driving jonhoo/bustle), with
@@ -569,6 +570,38 @@ fn measure<T: Table>(config: &Config, w: Workload, threads: usize, presized: boo
     );
 }
 
+/// The same configuration on Go's `sync.Map` and on a Go map behind a `sync.RWMutex`, each run
+/// by `tools/gobench` in a process of its own (`GOMAP_BENCH_GO`; see [`common::GoPeer`]).
+/// Go 1.19's `sync.Map` has no `Swap` or `CompareAndSwap`: its insert is `LoadOrStore`, its
+/// update a `Load` and a `Store`.
+fn measure_go(peer: &common::GoPeer, config: &Config, w: Workload, threads: usize, presized: bool) {
+    for (map, name) in [("sync.Map", "Go sync.Map"), ("RWMutex map", "Go map + RWMutex")] {
+        if config.maps.as_ref().is_some_and(|m| !m.iter().any(|m| name.contains(m.as_str()))) {
+            continue;
+        }
+        let (threads_arg, cap_arg, repeat_arg) =
+            (threads.to_string(), config.cap_log2.to_string(), config.repeat.to_string());
+        let mut args = vec!["-mode", "mix", "-map", map, "-workload", w.name, "-threads", &threads_arg];
+        args.extend(["-cap-log2", &cap_arg, "-repeat", &repeat_arg]);
+        if presized {
+            args.push("-presized");
+        }
+        if !config.latency {
+            args.push("-latency=false");
+        }
+        let r = peer.run(&args).numbers("MIX");
+        let us = |ns: f64| if ns < 0.0 { f64::NAN } else { ns / 1e3 };
+        println!(
+            "| {} | {} | {threads} | {name} | {:.2} | — | {:.1} | {:.1} | — | — | — |",
+            w.name,
+            if presized { "presized" } else { "from empty" },
+            r[0],
+            us(r[1]),
+            us(r[2]),
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run a tiny smoke
     // configuration then, so that the tests exercise this file.
@@ -581,7 +614,11 @@ fn main() {
     let latency = std::env::var("LATENCY").map_or(true, |v| v != "0");
     let config = Config { maps: env_list("MAPS"), cap_log2, repeat, latency };
     let workloads = env_list("WORKLOADS");
+    let go_peer = common::GoPeer::from_env();
     println!("capacity 2^{cap_log2}, operations = capacity, threads {threads:?}, best of {repeat} for Mops/s");
+    if let Some(peer) = &go_peer {
+        println!("Go rows: {} (tools/gobench; no on-CPU figures)", peer.version);
+    }
     println!(
         "| workload | sizing | threads | map | Mops/s | Mops/s on-CPU | insert p99.99 (µs) | insert max (µs) \
          | on-CPU insert p99.99 (µs) | on-CPU insert max (µs) | preemptions |"
@@ -602,6 +639,9 @@ fn main() {
                 measure::<scc::HashMap<u64, u64, Hasher>>(&config, w, t, presized);
                 measure::<RwLockStd>(&config, w, t, presized);
                 measure::<MutexStd>(&config, w, t, presized);
+                if let Some(peer) = &go_peer {
+                    measure_go(peer, &config, w, t, presized);
+                }
             }
         }
     }

@@ -19,7 +19,8 @@
 //! by min(wall, CPU time), with the table's shape after each, to stderr), `GOMAP_BENCH_CPUCLOCK=0`
 //! (skip the per-insert thread-CPU-time reading), `GOMAP_BENCH_REPEAT=r` (grow each map `r`
 //! times in its process and also report, per insert index, the fastest of the `r` runs; see
-//! `Floor`).
+//! `Floor`), `GOMAP_BENCH_GO` (a `go` command: also grow Go's own map, in a Go process; see
+//! tools/gobench/README.md).
 //! Prints copy-pasteable markdown tables.
 //!
 //! # Why a per-index minimum
@@ -865,4 +866,34 @@ fn main() {
         rows.push(row);
     }
     print_tables(n, &rows);
+    if let Some(peer) = common::GoPeer::from_env() {
+        print_go(&peer, n);
+    }
+}
+
+/// The same growth on Go's own map (`GOMAP_BENCH_GO`; see [`common::GoPeer`]), in a Go
+/// process of its own: the same keys, each insert timed with `time.Now`. Go's heap figure is
+/// what the heap in use grew by from before the first insert to after the last (after a GC).
+fn print_go(peer: &common::GoPeer, n: usize) {
+    let t = Instant::now();
+    let out = peer.run(&["-mode", "growth", "-n", &n.to_string()]);
+    let (g, heap) = (out.numbers("GROWTH"), out.numbers("HEAP")[0]);
+    eprintln!("  go: done in {:.1} s", t.elapsed().as_secs_f64());
+    let ns = |v: f64| fmt_ns(v as u64);
+    println!();
+    println!("### Go's map, the same growth ({})", peer.version);
+    println!();
+    println!(
+        "| map | p50 | p99 | p99.99 | max | inserts > 1 ms | inserts > 100 µs | heap bytes per entry at the end |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| Go map[uint64]uint64 | {} | {} | {} | **{}** | **{}** | {} | {heap:.1} |",
+        ns(g[0]),
+        ns(g[1]),
+        ns(g[2]),
+        ns(g[3]),
+        g[4],
+        g[5]
+    );
 }

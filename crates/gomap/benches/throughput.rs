@@ -30,6 +30,8 @@
 //! this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) instead of wall-clock time:
 //! on a shared machine whose other processes take the CPU away from the
 //! benchmark, wall-clock time counts their time slices too, CPU time does not.
+//! Set `GOMAP_BENCH_GO` to a `go` command (e.g. `/usr/lib/go-1.19/bin/go`) to add Go's own
+//! map to the interleaved table (tools/gobench/README.md).
 
 mod common;
 
@@ -397,18 +399,31 @@ fn time_op<M: BenchMap>(op: usize, keys: &[u64], misses: &[u64], built: &M) -> f
 /// gomap's time over hashbrown's and over griddle's for every operation, timed in
 /// alternation: each round runs each operation on the three maps back to back (in an order
 /// that turns each round), so that a slow phase of the host falls on all three alike.
-/// Prints the median and quartiles of the per-round ratios.
+/// Prints the median and quartiles of the per-round ratios. With `GOMAP_BENCH_GO` set (see
+/// [`common::GoPeer`]), each round also times the operation on Go's own map, in a Go process
+/// of its own started after the three (Go has no `shrink`: its maps never give memory back).
 fn print_interleaved(n: usize) {
     const ROUNDS: usize = 9;
+    let go_peer = common::GoPeer::from_env();
     let (keys, misses) = make_keys(n);
     let (go, hb, gr): (GoM, HbM, GrM) = (build(&keys), build(&keys), build(&keys));
     println!();
     println!("### Interleaved, N = {n}: gomap's time over each peer's (median [quartiles] of {ROUNDS} rounds)");
     println!();
-    println!("| operation | gomap / hashbrown | gomap / griddle |");
-    println!("|---|---|---|");
+    match &go_peer {
+        Some(peer) => {
+            println!("Go: {}", peer.version);
+            println!();
+            println!("| operation | gomap / hashbrown | gomap / griddle | gomap / Go | Go (ns per key, median) |");
+            println!("|---|---|---|---|---:|");
+        }
+        None => {
+            println!("| operation | gomap / hashbrown | gomap / griddle |");
+            println!("|---|---|---|");
+        }
+    }
     for (op, name) in GROUPS.iter().enumerate() {
-        let (mut over_hb, mut over_gr) = (Vec::new(), Vec::new());
+        let (mut over_hb, mut over_gr, mut over_go, mut go_ns) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             let mut time = [0.0; 3];
             for k in 0..3 {
@@ -421,12 +436,22 @@ fn print_interleaved(n: usize) {
             }
             over_hb.push(time[0] / time[1]);
             over_gr.push(time[0] / time[2]);
+            if let Some(peer) = go_peer.as_ref().filter(|_| *name != "shrink") {
+                let seconds = peer.run(&["-mode", "op", "-op", name, "-n", &n.to_string()]).numbers("SECONDS")[0];
+                over_go.push(time[0] / seconds);
+                go_ns.push(seconds * 1e9 / n as f64);
+            }
         }
-        println!(
-            "| {name} | {} | {} |",
-            common::median_and_quartiles(over_hb, 2),
-            common::median_and_quartiles(over_gr, 2)
-        );
+        let (hb, gr) = (common::median_and_quartiles(over_hb, 2), common::median_and_quartiles(over_gr, 2));
+        match &go_peer {
+            Some(_) if over_go.is_empty() => println!("| {name} | {hb} | {gr} | — | — |"),
+            Some(_) => {
+                go_ns.sort_by(f64::total_cmp);
+                let ns = go_ns[go_ns.len() / 2];
+                println!("| {name} | {hb} | {gr} | {} | {ns:.1} |", common::median_and_quartiles(over_go, 2));
+            }
+            None => println!("| {name} | {hb} | {gr} |"),
+        }
     }
 }
 const MAPS: [&str; 4] = ["gomap", "std", "hashbrown", "griddle"];

@@ -1,0 +1,3 @@
+module gomap/tools/gobench
+
+go 1.19
