@@ -20,6 +20,11 @@ enum Hashing {
     Poor {
         bits: u8,
     },
+    /// Runs of `run` consecutive keys share a hash: under churn, each new run starts a long
+    /// chain, so overflow buckets pile up while the map is well filled.
+    Clustered {
+        run: u8,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -33,6 +38,7 @@ impl Hasher for KeyHasher {
         match self.0 {
             Hashing::Good => mix(self.1),
             Hashing::Poor { bits } => mix(self.1 & ((1u64 << (bits % 7)) - 1)),
+            Hashing::Clustered { run } => mix(self.1 / u64::from(run.max(1))),
         }
     }
     fn write(&mut self, bytes: &[u8]) {
@@ -249,6 +255,7 @@ fuzz_target!(|input: Input| {
         }
         map.check_invariants();
         assert_eq!(map.len(), model.map.len());
+        assert!(map.capacity() >= map.len(), "capacity {} below len {}", map.capacity(), map.len());
     }
     let expect: HashMap<u16, u32> = map.iter().map(|(&k, &v)| (k, v)).collect();
     assert_eq!(expect, model.map);
