@@ -346,7 +346,9 @@ where
         cursor.next(&mut self.table, hasher, |stored, noted| stored == noted)
     }
 
-    /// Makes room for `additional` more entries without a growth.
+    /// Makes room for `additional` more entries without a growth that doubles the map. (A
+    /// same-size growth, which compacts overflow chains, can still start on the way if the
+    /// keys' hashes pile up in a few chains: Go's rule, see [`capacity`](Self::capacity).)
     ///
     /// If the map must get bigger, every entry moves to the new bucket array at once:
     /// unlike ordinary growth this is a bulk operation, O(len), best done up front.
@@ -365,9 +367,10 @@ where
         self.try_reserve(additional).unwrap_or_else(|e| e.raise());
     }
 
-    /// Makes room for `additional` more entries without a growth, or says why it cannot;
-    /// the map is then unchanged. For sizes that come from outside (a length prefix in a
-    /// message, a request's count), where `reserve` would abort the process.
+    /// Makes room for `additional` more entries without a doubling growth (as
+    /// [`reserve`](Self::reserve)), or says why it cannot; the map is then unchanged. For
+    /// sizes that come from outside (a length prefix in a message, a request's count), where
+    /// `reserve` would abort the process.
     ///
     /// What it reports is the bucket array's allocation (and the O(len) scratch room for
     /// the hashes of the entries it moves). A table whose keys hash poorly can need more
