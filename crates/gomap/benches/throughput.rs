@@ -414,7 +414,7 @@ fn print_interleaved(n: usize) {
         Some(peer) => {
             println!("Go: {}", peer.version);
             println!();
-            println!("| operation | gomap / hashbrown | gomap / griddle | gomap / Go | Go (ns per key, median) |");
+            println!("| operation | gomap / hashbrown | gomap / griddle | gomap / Go | Go, ns per key |");
             println!("|---|---|---|---|---:|");
         }
         None => {
@@ -445,11 +445,11 @@ fn print_interleaved(n: usize) {
         let (hb, gr) = (common::median_and_quartiles(over_hb, 2), common::median_and_quartiles(over_gr, 2));
         match &go_peer {
             Some(_) if over_go.is_empty() => println!("| {name} | {hb} | {gr} | — | — |"),
-            Some(_) => {
-                go_ns.sort_by(f64::total_cmp);
-                let ns = go_ns[go_ns.len() / 2];
-                println!("| {name} | {hb} | {gr} | {} | {ns:.1} |", common::median_and_quartiles(over_go, 2));
-            }
+            Some(_) => println!(
+                "| {name} | {hb} | {gr} | {} | {} |",
+                common::median_and_quartiles(over_go, 2),
+                common::median_and_quartiles(go_ns, 1)
+            ),
             None => println!("| {name} | {hb} | {gr} |"),
         }
     }

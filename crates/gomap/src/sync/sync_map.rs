@@ -174,9 +174,10 @@ const STEP: usize = if cfg!(loom) { 1 } else { 2 };
 /// nothing needs before a promotion. Entry by entry it is Go's copy: a deleted entry is
 /// expunged when the copy reaches it, a live one goes into `dirty`. Until then an entry is
 /// neither, which is as it should be: it is in `read`, where every operation looks first,
-/// and a store to it works on the entry itself. A promotion (and `range`, which promotes) finishes the copy first.
-/// Each miss copies two entries or more, and a promotion takes as many misses as `dirty`
-/// has keys, so only deleted entries (visited, not copied) leave work for the promotion.
+/// and a store to it works on the entry itself. A promotion (and `range`, which promotes)
+/// finishes the copy first. Each miss copies two entries or more, and a promotion takes as
+/// many misses as `dirty` has keys, so only deleted entries (visited, not copied) leave
+/// work for the promotion.
 struct Copying<K, V> {
     /// The read-only map being copied: the published one, which cannot change before the
     /// copy is over (only a promotion or `clear` replaces it).
