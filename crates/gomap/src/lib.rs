@@ -174,6 +174,8 @@
 //! buckets allocated: plain integer increments on growth paths only.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// On docs.rs (`--cfg docsrs`), items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod cursor;
