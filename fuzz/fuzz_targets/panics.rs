@@ -152,8 +152,8 @@ impl Drop for Value {
 
 #[derive(Debug, Arbitrary)]
 enum Op {
-    /// The next `after + 1`-th call of `kind`'s user code panics (in this operation or a
-    /// later one).
+    /// Arms a panic: `kind`'s user code panics at its call after the next `after` calls
+    /// (in the next operation or a later one; checks between operations do not count).
     Arm {
         kind: Kind,
         after: u8,
