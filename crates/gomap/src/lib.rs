@@ -168,10 +168,31 @@
 //!   (len, B, buckets, load factor, bytes, ...) and counters (the [`GrowthCounters`]) in
 //!   the [metrics](https://docs.rs/metrics) facade; `describe_metrics()` describes them.
 //!   `examples/prometheus.rs` serves them in Prometheus format.
+//! * `huge-pages` (Linux; see below): large bucket arrays on transparent huge pages.
 //!
 //! Without any feature, [`MapStats::growth`] counts growths started, finished and
 //! abandoned, buckets evacuated (by writes or on request), entries moved and overflow
 //! buckets allocated: plain integer increments on growth paths only.
+//!
+//! # Huge pages
+//!
+//! A bucket array of 1 MiB or more comes straight from `mmap`, zeroed by the kernel a
+//! page at a time as it is first touched, which is what keeps the insert that starts a
+//! growth O(1). A big map then spans thousands of 4 KiB pages, and its operations pay for
+//! TLB misses and page faults. With the `huge-pages` feature, on Linux, the control words
+//! and slots of an array of 2 MiB or more are offered to transparent huge pages
+//! (`madvise(MADV_HUGEPAGE)`; it takes effect when
+//! `/sys/kernel/mm/transparent_hugepage/enabled` is `always` or `madvise`, the usual
+//! default). On the benchmark machine (a 2-core VM) every operation on a map of 1e6 `u64`
+//! keys then took 15–35% less time.
+//!
+//! The cost is latency. The kernel provides a huge page whole on its first touch, and
+//! that write pays for all 2 MiB at once. On bare metal that is a 2 MiB zeroing, a
+//! fraction of a millisecond. On the benchmark VM, where the host backs guest memory as it
+//! is first used, it took about 9 ms, and growing a map to 1e7 keys had about 100 inserts
+//! over 1 ms instead of none. So the feature suits maps built in bulk and then read, not
+//! a service that counts on every insert being fast. A process can turn huge pages off for
+//! itself, whatever the feature says, with `prctl(PR_SET_THP_DISABLE)`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // On docs.rs (`--cfg docsrs`), items behind a feature say which one.

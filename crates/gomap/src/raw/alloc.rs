@@ -29,6 +29,19 @@ use crate::TryReserveError;
 #[cfg(all(unix, not(miri)))]
 const MAP_THRESHOLD: usize = 1 << 20;
 
+/// With the `huge-pages` feature, the control-word and slot regions of a mapped array at
+/// least this large (an x86_64 transparent huge page) are offered to huge pages
+/// (`MADV_HUGEPAGE`). A table of 1e6 `u64` entries spans about 9,000 small pages, and on
+/// the VM these figures come from, a TLB miss (a nested page walk) and a page fault each
+/// cost much of what a whole insert does: with the advice, every operation of the
+/// throughput bench at 1e6 keys took 15–35% less time (BENCHMARKS.md, section 1, run S).
+/// It is not the default because of what a huge page's first touch costs: the kernel
+/// provides 2 MiB at once, and on that VM, where the host backs guest memory as it is
+/// first used, that took ~9 ms, so growing a map to 1e7 keys had ~100 inserts over 1 ms
+/// instead of none (section 2, run 10). Small pages spread that cost over 512 writes.
+#[cfg(all(target_os = "linux", feature = "huge-pages", not(miri)))]
+const HUGE_PAGE: usize = 2 << 20;
+
 /// A mapped old array is unmapped in pieces of at least this size, so that the system
 /// calls stay few and each costs tens of microseconds at most.
 #[cfg(all(unix, not(miri)))]
@@ -347,7 +360,10 @@ impl<K, V> BucketArray<K, V> {
                     .and_then(|b| bytes.checked_add(b))
                     .ok_or(TryReserveError::CapacityOverflow)?;
             }
-            let base = map_zeroed(bytes, layout, pages)?;
+            // The control words and the slots are what lookups, inserts and walks touch all
+            // over; the links are mostly never written, so they stay on small pages.
+            let huge = [(offsets[0], offsets[1] - offsets[0]), (offsets[2], offsets[3] - offsets[2])];
+            let base = map_zeroed(bytes, layout, pages, &huge)?;
             return Ok((base, offsets, Memory::Mapped { bytes, offsets, released: [0; REGIONS] }));
         }
         // (A bucket holds at least its control word: the size is not zero.)
@@ -613,7 +629,7 @@ impl Slab {
         #[cfg(all(unix, not(miri)))]
         if layout.size() >= SLAB_MAP_FROM && layout.align() <= page_size() {
             let bytes = layout.size().div_ceil(page_size()) * page_size();
-            let base = map_zeroed(bytes, layout, Pages::OnFirstTouch).unwrap_or_else(|e| e.raise());
+            let base = map_zeroed(bytes, layout, Pages::OnFirstTouch, &[]).unwrap_or_else(|e| e.raise());
             return Slab { base, bytes, layout, mapped: true };
         }
         // (At least one bucket: the size is not zero.)
@@ -644,17 +660,33 @@ pub(crate) const fn lone_bytes<K, V>() -> usize {
 }
 
 /// `bytes` (whole pages) of fresh zeroed memory mapped from the system, to be unmapped by
-/// the caller; `layout` is what it is for, reported if the mapping fails.
+/// the caller; `layout` is what it is for, reported if the mapping fails. With the
+/// `huge-pages` feature on Linux, the `(offset, len)` ranges of `huge` of at least
+/// `HUGE_PAGE` bytes are offered to transparent huge pages.
 #[cfg(all(unix, not(miri)))]
-fn map_zeroed(bytes: usize, layout: Layout, pages: Pages) -> Result<NonNull<u8>, TryReserveError> {
+fn map_zeroed(
+    bytes: usize,
+    layout: Layout,
+    pages: Pages,
+    huge: &[(usize, usize)],
+) -> Result<NonNull<u8>, TryReserveError> {
+    #[cfg(all(target_os = "linux", feature = "huge-pages"))]
+    let huge: Vec<(usize, usize)> = huge.iter().copied().filter(|&(_, len)| len >= HUGE_PAGE).collect();
+    #[cfg(not(all(target_os = "linux", feature = "huge-pages")))]
+    let huge: [(usize, usize); 0] = {
+        let _ = huge;
+        []
+    };
+    // Pages asked for now come after the advice, so that they can be huge ones.
     #[cfg(target_os = "linux")]
-    let populate = match pages {
-        Pages::OnFirstTouch => 0,
-        Pages::Now => libc::MAP_POPULATE,
+    let (populate, populate_later) = match pages {
+        Pages::OnFirstTouch => (0, false),
+        Pages::Now if huge.is_empty() => (libc::MAP_POPULATE, false),
+        Pages::Now => (0, true),
     };
     #[cfg(not(target_os = "linux"))]
     let populate = {
-        let _ = pages;
+        let _ = (pages, huge);
         0
     };
     // SAFETY: an anonymous private mapping of a fresh region; every argument is valid and
@@ -671,6 +703,20 @@ fn map_zeroed(bytes: usize, layout: Layout, pages: Pages) -> Result<NonNull<u8>,
     };
     if p == libc::MAP_FAILED {
         return Err(TryReserveError::AllocError { layout });
+    }
+    #[cfg(target_os = "linux")]
+    {
+        for &(offset, len) in &huge {
+            // SAFETY: the range lies inside the mapping just made; the advice changes how
+            // its pages are backed, never their contents. It is only advice: a kernel
+            // without transparent huge pages refuses it, and the pages stay small.
+            unsafe { libc::madvise(p.cast::<u8>().add(offset).cast(), len, libc::MADV_HUGEPAGE) };
+        }
+        if populate_later {
+            // SAFETY: the whole mapping just made. A kernel before 5.14 refuses the
+            // advice, and the pages then come on first touch as usual.
+            unsafe { libc::madvise(p, bytes, libc::MADV_POPULATE_WRITE) };
+        }
     }
     NonNull::new(p.cast()).ok_or(TryReserveError::AllocError { layout })
 }
