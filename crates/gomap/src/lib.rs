@@ -183,16 +183,17 @@
 //! and slots of an array of 2 MiB or more are offered to transparent huge pages
 //! (`madvise(MADV_HUGEPAGE)`; it takes effect when
 //! `/sys/kernel/mm/transparent_hugepage/enabled` is `always` or `madvise`, the usual
-//! default). On the benchmark machine (a 2-core VM) every operation on a map of 1e6 `u64`
-//! keys then took 15–35% less time.
+//! default). On the benchmark machine (a 2-core VM), every operation on a map of 1e6 `u64`
+//! keys but `clear` then took 15–35% less time.
 //!
 //! The cost is latency. The kernel provides a huge page whole on its first touch, and
-//! that write pays for all 2 MiB at once. On bare metal that is a 2 MiB zeroing, a
-//! fraction of a millisecond. On the benchmark VM, where the host backs guest memory as it
-//! is first used, it took about 9 ms, and growing a map to 1e7 keys had about 100 inserts
-//! over 1 ms instead of none (3, up to 4.5 ms, once the VM's memory had been used before). So the feature suits maps built in bulk and then read, not
-//! a service that counts on every insert being fast. A process can turn huge pages off for
-//! itself, whatever the feature says, with `prctl(PR_SET_THP_DISABLE)`.
+//! that write pays for all 2 MiB at once: on bare metal, about the time it takes to zero
+//! 2 MiB. On the benchmark VM, where the host backs guest memory as it is first used, it
+//! took about 9 ms, and growing a map to 1e7 keys had about 100 inserts over 1 ms instead
+//! of none (3, up to 4.5 ms, once the VM's memory had been used before). So the feature
+//! suits maps built in bulk and then read, not a service that counts on every insert
+//! being fast. A process can turn huge pages off for itself, whatever the feature says,
+//! with `prctl(PR_SET_THP_DISABLE)`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // On docs.rs (`--cfg docsrs`), items behind a feature say which one.

@@ -34,7 +34,8 @@ const MAP_THRESHOLD: usize = 1 << 20;
 /// (`MADV_HUGEPAGE`). A table of 1e6 `u64` entries spans about 9,000 small pages, and on
 /// the VM these figures come from, a TLB miss (a nested page walk) and a page fault each
 /// cost much of what a whole insert does: with the advice, every operation of the
-/// throughput bench at 1e6 keys took 15–35% less time (BENCHMARKS.md, section 1, run S).
+/// throughput bench at 1e6 keys but `clear` took 15–35% less time (BENCHMARKS.md,
+/// section 1, run S).
 /// It is not the default because of what a huge page's first touch costs: the kernel
 /// provides 2 MiB at once, and on that VM, where the host backs guest memory as it is
 /// first used, that took ~9 ms, so growing a map to 1e7 keys had ~100 inserts over 1 ms
