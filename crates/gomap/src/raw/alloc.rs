@@ -40,7 +40,7 @@ const MAP_THRESHOLD: usize = 1 << 20;
 /// provides 2 MiB at once, and on that VM, where the host backs guest memory as it is
 /// first used, that took ~9 ms, so growing a map to 1e7 keys had ~100 inserts over 1 ms
 /// instead of none (section 2, run 10). Small pages spread that cost over 512 writes.
-#[cfg(all(target_os = "linux", feature = "huge-pages", not(miri)))]
+#[cfg(all(target_os = "linux", not(miri)))]
 const HUGE_PAGE: usize = 2 << 20;
 
 /// A mapped old array is unmapped in pieces of at least this size, so that the system
@@ -671,18 +671,14 @@ fn map_zeroed(
     pages: Pages,
     huge: &[(usize, usize)],
 ) -> Result<NonNull<u8>, TryReserveError> {
-    #[cfg(all(target_os = "linux", feature = "huge-pages"))]
-    let huge: Vec<(usize, usize)> = huge.iter().copied().filter(|&(_, len)| len >= HUGE_PAGE).collect();
-    #[cfg(not(all(target_os = "linux", feature = "huge-pages")))]
-    let huge: [(usize, usize); 0] = {
-        let _ = huge;
-        []
-    };
+    // The ranges offered to huge pages: none without the feature.
+    #[cfg(target_os = "linux")]
+    let huge = huge.iter().copied().filter(|&(_, len)| cfg!(feature = "huge-pages") && len >= HUGE_PAGE);
     // Pages asked for now come after the advice, so that they can be huge ones.
     #[cfg(target_os = "linux")]
     let (populate, populate_later) = match pages {
         Pages::OnFirstTouch => (0, false),
-        Pages::Now if huge.is_empty() => (libc::MAP_POPULATE, false),
+        Pages::Now if huge.clone().next().is_none() => (libc::MAP_POPULATE, false),
         Pages::Now => (0, true),
     };
     #[cfg(not(target_os = "linux"))]
@@ -707,7 +703,7 @@ fn map_zeroed(
     }
     #[cfg(target_os = "linux")]
     {
-        for &(offset, len) in &huge {
+        for (offset, len) in huge {
             // SAFETY: the range lies inside the mapping just made; the advice changes how
             // its pages are backed, never their contents. It is only advice: a kernel
             // without transparent huge pages refuses it, and the pages stay small.
