@@ -54,13 +54,15 @@ pub(crate) fn b_for_hint(hint: usize) -> u8 {
     b
 }
 
-/// The most entries `2^b` buckets hold before an insert of a new key starts a growth.
+/// The most entries `2^b` buckets hold before an insert of a new key starts a growth;
+/// `usize::MAX` where that number does not fit a `usize` (no such array can be had).
 #[inline]
 pub(crate) fn capacity_for(b: u8) -> usize {
     match b {
         0 => BUCKET_CNT,
-        // `13 << (b - 1)` until it no longer fits.
-        1..=59 => LOAD_FACTOR_NUM << (b - 1),
+        // `13 << (b - 1)`, computed wide enough for every shift that can fit (32-bit
+        // targets run out of bits 32 sizes earlier than 64-bit ones).
+        1..=64 => usize::try_from(u128::from(LOAD_FACTOR_NUM as u64) << (b - 1)).unwrap_or(usize::MAX),
         _ => usize::MAX,
     }
 }
@@ -775,10 +777,13 @@ mod tests {
     /// `count > 6.5 * 2^B`) and `tooManyOverflowBuckets` (`noverflow >= 2^min(B, 15)`).
     #[test]
     fn growth_limits_are_gos_triggers() {
-        for b in 0..=63u8 {
+        for b in 0..=70u8 {
             let limits = GrowthLimits::for_b(b);
-            // Past b = 59 the bound no longer fits a usize (nor could the array be allocated).
-            let load_bound = if b < 60 { (6.5 * (1u64 << b) as f64).max(8.0) as usize } else { usize::MAX };
+            // Where the bound no longer fits a usize (b = 62 on 64-bit targets, 30 on 32-bit
+            // ones; no such array could be allocated), it saturates. (`6.5 * 2^b` is exact in
+            // an f64, and `usize::MAX as f64` rounds up to `2^64` on 64-bit targets.)
+            let exact = (6.5 * (1u128 << b) as f64).max(8.0);
+            let load_bound = if exact < usize::MAX as f64 { exact as usize } else { usize::MAX };
             assert_eq!(limits.entries, load_bound, "b = {b}");
             assert_eq!(u32::from(limits.overflow), 1u32 << b.min(15), "b = {b}");
         }
