@@ -167,7 +167,10 @@ fn new_and_default_are_gos_make_without_hint() {
     assert_eq!(Map::new().capacity(), 8);
 }
 
+/// The fixture was measured on 64-bit Go, and most of its hints do not fit a 32-bit `usize`
+/// (`go_behaviour::ignore_bogus_map_hint` covers every target).
 #[test]
+#[cfg(target_pointer_width = "64")]
 fn bogus_hints_are_ignored_like_go() {
     let mut seen = HashSet::new();
     for line in data_lines(BOGUS_HINTS) {

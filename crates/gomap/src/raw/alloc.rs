@@ -367,6 +367,9 @@ impl<K, V> BucketArray<K, V> {
             let base = map_zeroed(bytes, layout, pages, &huge)?;
             return Ok((base, offsets, Memory::Mapped { bytes, offsets, released: [0; REGIONS] }));
         }
+        // Heap memory is zeroed as one block, whatever the caller's plan for its pages.
+        #[cfg(not(all(unix, not(miri))))]
+        let _ = pages;
         // (A bucket holds at least its control word: the size is not zero.)
         Ok((heap_zeroed(layout)?, offsets, Memory::Heap(layout)))
     }
