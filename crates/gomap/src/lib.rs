@@ -194,6 +194,18 @@
 //! suits maps built in bulk and then read, not a service that counts on every insert
 //! being fast. A process can turn huge pages off for itself, whatever the feature says,
 //! with `prctl(PR_SET_THP_DISABLE)`.
+//!
+//! # Platforms
+//!
+//! gomap needs `std` and 64-bit atomics (`target_has_atomic = "64"`: every 64-bit target,
+//! 32-bit x86 and ARM, wasm32; not 32-bit MIPS or PowerPC). Bucket arrays of 1 MiB or more
+//! are mapped directly on Unix systems, which is what makes the insert that starts a growth
+//! O(1); elsewhere (Windows, wasm32) they come from the global allocator's `alloc_zeroed`,
+//! which may clear a large block itself, so there that insert may cost O(array size). On
+//! x86_64 a bucket's tophash bytes are matched with SSE2 (part of the x86_64 baseline),
+//! elsewhere with word-at-a-time arithmetic on a `u64`. CI runs the whole test suite on
+//! x86_64 Linux, the unit tests and the Go-behaviour tests under Miri on a 32-bit target
+//! (i686) and a big-endian one (s390x), and builds for wasm32.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // On docs.rs (`--cfg docsrs`), items behind a feature say which one.
