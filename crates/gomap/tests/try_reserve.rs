@@ -16,7 +16,9 @@ use common::{mid_growth, scale};
 use gomap::{GoMap, MapStats, TryReserveError};
 
 /// The whole test binary's heap, limited to 1 TiB on 64-bit targets and 256 MiB on 32-bit
-/// ones: more than any test here really uses, far less than the failing requests.
+/// ones: more than any test here really uses, far less than the failing requests. (`1 <<
+/// (usize::BITS - 24)` is `1 << 40` spelled so that a 32-bit build, which never takes that
+/// branch, still compiles.)
 #[global_allocator]
 static HEAP: Cap<System> = Cap::new(System, if usize::BITS == 64 { 1 << (usize::BITS - 24) } else { 1 << 28 });
 
