@@ -62,7 +62,7 @@ pub(crate) fn capacity_for(b: u8) -> usize {
         0 => BUCKET_CNT,
         // `13 << (b - 1)`, shifted in a u128 so that no size overflows: the bound stops
         // fitting a usize at b = 62 on 64-bit targets, at b = 30 on 32-bit ones.
-        1..=64 => usize::try_from(u128::from(LOAD_FACTOR_NUM as u64) << (b - 1)).unwrap_or(usize::MAX),
+        1..=64 => usize::try_from((LOAD_FACTOR_NUM as u128) << (b - 1)).unwrap_or(usize::MAX),
         _ => usize::MAX,
     }
 }
