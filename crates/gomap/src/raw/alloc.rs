@@ -205,6 +205,16 @@ impl<K, V> ArrayView<K, V> {
         unsafe { *self.chained.add(i / WORD_BITS) & (1 << (i % WORD_BITS)) != 0 }
     }
 
+    /// The chain bits of buckets `i..i + n` (bit `a` for bucket `i + a`), for a run that
+    /// does not cross a multiple of 64 (`n` a power of two up to 64 that divides `i`).
+    #[inline]
+    pub(crate) fn chain_bits(self, i: usize, n: usize) -> u64 {
+        debug_assert!(i + n <= self.len && n.is_power_of_two() && n <= WORD_BITS && i % n == 0);
+        // SAFETY: `i < len`: word `i / 64` lies inside the chain bits region, never released.
+        let word = unsafe { *self.chained.add(i / WORD_BITS) };
+        (word >> (i % WORD_BITS)) & (u64::MAX >> (WORD_BITS - n))
+    }
+
     /// Whether bucket `i`'s chain bit says what its link says (for `check_invariants`).
     /// `i < len`, and the bucket's link must still be mapped.
     pub(crate) fn chain_bit_agrees(self, i: usize) -> bool {

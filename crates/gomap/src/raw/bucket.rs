@@ -169,6 +169,24 @@ impl<K, V> BucketRef<K, V> {
         BucketRef { ctrl: p.cast(), data: unsafe { ptr::addr_of_mut!((*p).data) } }
     }
 
+    /// Slot `item % 8` of the bucket `item / 8` places after this one in its array (the
+    /// handles of an array's buckets step through its control word and data regions
+    /// alike): the slot a [`RunSlots`](super::group::RunSlots) item names. Only `item < 8`
+    /// is meaningful for a lone bucket; computing any handle is safe, using it is not.
+    #[inline]
+    pub(crate) fn run_slot(self, item: usize) -> (Self, usize) {
+        let (a, index) = (item / BUCKET_CNT, item % BUCKET_CNT);
+        // The data's offset as `item - index` eighths of a bucket, spelled so that with the
+        // slot's own offset added the compiler sees one `item * pair size` for a paired
+        // layout (a walk's step then costs what a single bucket's does).
+        // Eight keys and eight values, each array a multiple of 8 bytes or padded to one:
+        // a bucket's data is always a whole number of eighths.
+        const { assert!(mem::size_of::<Data<K, V>>() % BUCKET_CNT == 0) };
+        let slot = mem::size_of::<Data<K, V>>() / BUCKET_CNT;
+        let data = self.data.cast::<u8>().wrapping_add(item * slot).wrapping_sub(index * slot);
+        (BucketRef { ctrl: self.ctrl.wrapping_add(a), data: data.cast() }, index)
+    }
+
     /// Asks the processor to start loading the first cache line of the bucket's slots,
     /// where a lookup most often finds its key (slots fill from the front), for a bucket
     /// whose control word is read next: the two cache misses of a hit then overlap instead

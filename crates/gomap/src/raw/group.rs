@@ -85,8 +85,29 @@ impl Group {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+impl Group {
+    /// The occupied slots of two buckets, `a`'s at bits 0-7 and `b`'s at bits 8-15: one
+    /// compare of the sixteen bytes in one vector register.
+    #[inline]
+    pub(crate) fn occupied_pair(a: Group, b: Group) -> u32 {
+        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x};
+        // SAFETY: SSE2 is part of the x86_64 baseline; these operate on registers only.
+        unsafe {
+            let g = _mm_set_epi64x(b.0 as i64, a.0 as i64);
+            _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(g, _mm_set1_epi8(MIN_TOP_HASH as i8)), g)) as u32
+        }
+    }
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 impl Group {
+    /// The occupied slots of two buckets, `a`'s at bits 0-7 and `b`'s at bits 8-15.
+    #[inline]
+    pub(crate) fn occupied_pair(a: Group, b: Group) -> u32 {
+        a.match_occupied().slots() | b.match_occupied().slots() << BUCKET_CNT
+    }
+
     /// Slots whose tophash equals `top`.
     #[inline]
     pub(crate) fn match_tophash(self, top: u8) -> BitMask {
@@ -274,6 +295,43 @@ impl Iterator for SlotBits {
     }
 }
 
+/// The occupied slots of a run of up to four buckets side by side in their array: bit
+/// `8 * a + i` is slot `i` of the run's bucket `a`. A walk in table order takes the heads of
+/// its chains a run at a time, so that the step to the next run (a branch the processor
+/// cannot foresee: buckets hold 0 to 8 entries) comes once per ~15 entries, not per ~4.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RunSlots(pub(crate) u32);
+
+impl RunSlots {
+    pub(crate) const EMPTY: RunSlots = RunSlots(0);
+
+    /// The occupied slots of one bucket.
+    #[inline]
+    pub(crate) fn of(group: Group) -> RunSlots {
+        RunSlots(group.match_occupied().slots())
+    }
+
+    #[inline]
+    pub(crate) fn any(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl Iterator for RunSlots {
+    /// `8 * a + i` for slot `i` of the run's bucket `a`.
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(bit)
+    }
+}
+
 /// Where Go's `range` starts the walk of each bucket: a slot offset (0..8), the same for
 /// every bucket of one walk.
 #[derive(Clone, Copy, Debug)]
@@ -373,6 +431,14 @@ mod tests {
             let turned: Vec<usize> = g.match_occupied().turned(Turn::new(offset)).collect();
             let wanted: Vec<usize> = (0..8).map(|i| (i + offset) % 8).filter(|&i| bytes[i] >= 5).collect();
             assert_eq!(turned, wanted);
+            // A pair: this group and its bytes reversed, as bits 0-7 and 8-15 of a run.
+            let mut reversed = bytes;
+            reversed.reverse();
+            let pair: Vec<usize> = RunSlots(Group::occupied_pair(g, Group::new(reversed))).collect();
+            let wanted: Vec<usize> =
+                is_occupied.iter().copied().chain(is_occupied.iter().map(|i| 15 - i).rev()).collect();
+            assert_eq!(pair, wanted);
+            assert_eq!(RunSlots::of(g).collect::<Vec<_>>(), is_occupied);
         }
     }
 

@@ -2,9 +2,13 @@
 //! iterators, draining, extraction, and entries.
 //!
 //! The walk visits the unevacuated old chains (from the mark up) and then every chain of
-//! the current array. By invariant 6 a current chain fed by an unevacuated old chain is
-//! empty, so every entry is visited exactly once without re-hashing, and an unchanged
-//! table is always walked in the same order.
+//! the current array, whose heads it takes four at a time in table order: one vector
+//! compare gives the occupied slots of two buckets, and the walk steps to its next run of
+//! heads once per ~15 entries instead of once per bucket's ~4 (a branch the processor
+//! cannot foresee; 1e6 keys walked ~20% faster, BENCHMARKS section 1, run T). By
+//! invariant 6 a current chain fed by an unevacuated old chain is empty, so every entry is
+//! visited exactly once without re-hashing, and an unchanged table is always walked in the
+//! same order.
 //!
 //! Go's `range` order (`RawIter<_, _, RangeOrder>`) is the same walk turned, as Go's
 //! `mapiterinit` does: each array's chains from a random one on, wrapping around, and each
@@ -17,31 +21,36 @@ use core::marker::PhantomData;
 use core::mem;
 
 use super::alloc::ArrayView;
-use super::bucket::{BucketRef, EMPTY_ONE};
-use super::group::{BitMask, Group, Turn, TurnedMask};
+use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE};
+use super::group::{BitMask, Group, RunSlots, Turn, TurnedMask};
 use super::random_u64;
 use super::table::{InsertPos, RawTable, Slot};
 
-/// How many chains ahead a walk of the current array asks for the slots it will read. A
-/// walk reads the first line of every bucket's slots and the second of some, a pattern the
-/// hardware's prefetchers follow poorly; a bucket takes ~30 ns to walk at 1e6 keys, so this
-/// asks a few hundred ns ahead, more than a miss to memory takes. (At 1e6 keys a walk was
-/// ~15% faster with it, BENCHMARKS run L; distances 6 to 24 measured alike.)
-pub(super) const WALK_PREFETCH_AHEAD: usize = 12;
+/// How many buckets ahead of its run a walk asks for the first line of slots of the run
+/// that far on. A walk reads the first line of every bucket's slots and the second of some,
+/// a pattern the hardware's prefetchers follow poorly. In the throughput bench, whose walk
+/// starts from a cold cache, a distance of 12 left gomap at 1.08-1.12x griddle's time and
+/// 32 or 64 at 0.93-0.96x (BENCHMARKS section 1, run T); a warm walk measured alike from 8
+/// to 48.
+const RUN_PREFETCH_AHEAD: usize = 32;
 
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
 /// tie it to a borrow or to ownership of the table.
 ///
-/// With [`RangeOrder`] the walk is Go's `range` ([`RawTable::raw_range`]): each array's chains from a
-/// random one on, wrapping around, and every bucket's slots from a random offset.
+/// The current array's chain heads are taken a run at a time ([`SlotOrder::RUN`] heads:
+/// four in table order, one in Go's `range` order), then the chains of that run's heads
+/// that go on, one bucket at a time. With [`RangeOrder`] the walk is Go's `range`
+/// ([`RawTable::raw_range`]): each array's chains from a random one on, wrapping around,
+/// and every bucket's slots from a random offset.
 ///
 /// The fields a step reads are few (the bucket, its slots left, the count left), so that a
-/// `for` loop over the walk keeps them in registers. Moving on to the next chain of the
-/// current array is inline; following an overflow link or starting on an array is out of
-/// line ([`Chains::after`]), which keeps the loop small.
+/// `for` loop's step stays short. Moving on to the next run of heads is
+/// inline; following an overflow link or starting on an array is out of line
+/// ([`Chains::after`]), which keeps the loop small.
 pub(crate) struct RawIter<K, V, O: SlotOrder = TableOrder> {
-    /// The bucket being walked (meaningless before the first), and its slots not yet
-    /// produced, in the walk's order (`turn`: where [`RangeOrder`] starts a bucket).
+    /// The bucket being walked (meaningless before the first; the first of the run while
+    /// the walk is on a run of heads), and its slots not yet produced, in the walk's order
+    /// (`turn`: where [`RangeOrder`] starts a bucket).
     bucket: BucketRef<K, V>,
     occupied: O::Slots,
     turn: Turn,
@@ -59,16 +68,25 @@ struct Chains<K, V> {
     old_begin: usize,
     old_end: usize,
     old_left: usize,
+    /// Whether the walk is on an old chain (`old_left` counts those not yet begun).
+    in_old: bool,
     new: ArrayView<K, V>,
-    /// The next current chain, the current array's index mask, and how many are left:
-    /// `new_left` while the walk is in the current array (so that the inline step needs
-    /// no other test), `new_waiting` before it gets there.
+    /// The next run of current chains, the current array's index mask, and how many chains
+    /// are left: `new_left` while the walk is in the current array (so that the inline
+    /// step needs no other test), `new_waiting` before it gets there.
     new_next: usize,
     new_mask: usize,
     new_left: usize,
     new_waiting: usize,
-    /// Whether the walk's bucket belongs to the old array; `None` before the first.
-    in_old: Option<bool>,
+    /// Heads per run: the order's [`SlotOrder::RUN`], or fewer in an array with fewer
+    /// buckets.
+    run: usize,
+    /// The run of heads last taken (its first bucket's index), and which of its heads (bit
+    /// `a` for head `run_at + a`) have chains that go on and are not yet walked: the walk
+    /// is on the run's heads while `on_heads`, else on the chain of the lowest such head.
+    run_at: usize,
+    pending: u64,
+    on_heads: bool,
 }
 
 impl<K, V> Clone for Chains<K, V> {
@@ -85,48 +103,91 @@ impl<K, V, O: SlotOrder> Clone for RawIter<K, V, O> {
     }
 }
 
+/// Where a walk goes after its bucket.
+enum Step<K, V> {
+    /// One bucket: of an old chain, or the overflow bucket of a current chain.
+    Bucket(BucketRef<K, V>),
+    /// The next run of current chain heads ([`Chains::next_run`]).
+    Run,
+    /// Nowhere: the walk is over.
+    End,
+}
+
 impl<K, V> Chains<K, V> {
-    /// The bucket after `bucket` (the walk's current one) in its chain, or else the head of
-    /// the next chain (noting which array it is in).
+    /// The bucket after `bucket` (the walk's current one) in its chain, or else where the
+    /// walk goes next (noting which array that is in).
     #[inline(never)]
-    fn after(&mut self, bucket: BucketRef<K, V>) -> Option<BucketRef<K, V>> {
-        if let Some(in_old) = self.in_old {
-            let array = if in_old { self.old } else { self.new };
-            if let Some(next) = array.next(bucket) {
-                return Some(next);
+    fn after(&mut self, bucket: BucketRef<K, V>) -> Step<K, V> {
+        while self.pending != 0 {
+            // On the run's heads: the chain of the lowest pending head begins.
+            let from = if self.on_heads {
+                self.on_heads = false;
+                self.new.bucket(self.run_at + self.pending.trailing_zeros() as usize)
+            } else {
+                bucket
+            };
+            // A last slot that is `EMPTY_REST` says the chain holds nothing further,
+            // without a read of the bucket's link.
+            if !from.group().ends_chain() {
+                if let Some(next) = self.new.next(from) {
+                    return Step::Bucket(next);
+                }
+            }
+            self.pending &= self.pending - 1;
+            self.on_heads = true;
+        }
+        if self.new_left > 0 {
+            return Step::Run;
+        }
+        if self.in_old {
+            if let Some(next) = self.old.next(bucket) {
+                return Step::Bucket(next);
             }
         }
-        let (next, in_old) = if self.old_left > 0 {
+        if self.old_left > 0 {
             self.old_left -= 1;
             let i = self.old_next;
             self.old_next = if i + 1 == self.old_end { self.old_begin } else { i + 1 };
-            (self.old.bucket(i), true)
-        } else if self.new_left > 0 {
-            (self.next_current_head(), false)
-        } else if self.new_waiting > 0 {
+            self.in_old = true;
+            return Step::Bucket(self.old.bucket(i));
+        }
+        self.in_old = false;
+        if self.new_waiting > 0 {
             self.new_left = mem::take(&mut self.new_waiting);
-            (self.next_current_head(), false)
-        } else {
-            return None;
-        };
-        self.in_old = Some(in_old);
-        Some(next)
+            return Step::Run;
+        }
+        Step::End
     }
 
-    /// The head of the next chain of the current array (`new_left > 0`).
+    /// The next run of current chain heads (`new_left > 0`): its first bucket and its
+    /// occupied slots; notes which of its chains go on.
     #[inline]
-    fn next_current_head(&mut self) -> BucketRef<K, V> {
-        self.new_left -= 1;
+    fn next_run<O: SlotOrder>(&mut self, turn: Turn) -> (BucketRef<K, V>, O::Slots) {
+        debug_assert_eq!(self.pending, 0, "a run begins before the last one's chains are walked");
+        // A run of one is one whatever the array's size: a constant for the compiler.
+        let run = if O::RUN == 1 { 1 } else { self.run };
         let j = self.new_next;
-        self.new_next = (j + 1) & self.new_mask;
-        self.new.prefetch_slots(j + WALK_PREFETCH_AHEAD);
-        self.new.bucket(j)
+        self.new_left -= run;
+        self.new_next = (j + run) & self.new_mask;
+        for a in 0..O::RUN {
+            self.new.prefetch_slots(j + RUN_PREFETCH_AHEAD + a);
+        }
+        let (slots, go_on) = O::heads(self.new, j, run, turn);
+        // Most heads end in `EMPTY_REST` (slots fill from the front): then their chain bits
+        // need not be read, and no chain of the run is walked.
+        if go_on != 0 {
+            self.pending = go_on & self.new.chain_bits(j, run);
+            self.run_at = j;
+            self.on_heads = true;
+        }
+        (self.new.bucket(j), slots)
     }
 }
 
 impl<K, V, O: SlotOrder> RawIter<K, V, O> {
     /// A walk over `table` from chain `start` of each array (reduced to the chains there
-    /// are), each bucket's slots turned by `turn` ([`RangeOrder`] only).
+    /// are; in the current array, to a multiple of the run), each bucket's slots turned by
+    /// `turn` ([`RangeOrder`] only).
     fn over(table: &RawTable<K, V>, start: usize, turn: Turn) -> Self {
         let (old, old_begin, old_end) = match &table.old {
             // Chains below the mark are evacuated (and their memory may be gone).
@@ -135,6 +196,7 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
         };
         let old_left = old_end - old_begin;
         let buckets = table.regular_buckets();
+        let run = O::RUN.min(buckets);
         RawIter {
             bucket: BucketRef::NONE,
             occupied: O::NONE,
@@ -146,37 +208,43 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
                 old_begin,
                 old_end,
                 old_left,
+                in_old: false,
                 new: table.buckets.view(),
-                new_next: start & buckets.wrapping_sub(1),
+                new_next: start & buckets.wrapping_sub(1) & !run.wrapping_sub(1),
                 new_mask: buckets.wrapping_sub(1),
                 new_left: 0,
                 new_waiting: buckets,
-                in_old: None,
+                run,
+                run_at: 0,
+                pending: 0,
+                on_heads: false,
             },
         }
     }
 
-    /// Moves on to the next bucket with an occupied slot; false if there is none (which,
-    /// while `remaining > 0`, would mean a corrupt count).
+    /// Moves on to the next bucket or run with an occupied slot; false if there is none
+    /// (which, while `remaining > 0`, would mean a corrupt count).
     #[inline]
     fn advance(&mut self) -> bool {
         loop {
-            // The common case inline: the bucket ends its chain and the next chain is the
-            // next one of the current array. A last slot that is `EMPTY_REST` says the
-            // chain holds nothing further, without a read of the bucket's link.
+            // The common case inline: no chain of the last run goes on, and the next run
+            // is in the current array.
             let chains = &mut self.chains;
-            let bucket = if chains.new_left > 0
-                && (self.bucket.group().ends_chain() || chains.new.next(self.bucket).is_none())
-            {
-                chains.next_current_head()
-            } else if let Some(bucket) = chains.after(self.bucket) {
-                bucket
+            if chains.pending == 0 && chains.new_left > 0 {
+                (self.bucket, self.occupied) = chains.next_run::<O>(self.turn);
             } else {
-                debug_assert!(false, "walked past the end with {} entries left", self.remaining);
-                return false;
-            };
-            self.bucket = bucket;
-            self.occupied = O::occupied(bucket.group(), self.turn);
+                match chains.after(self.bucket) {
+                    Step::Bucket(bucket) => {
+                        self.bucket = bucket;
+                        self.occupied = O::occupied(bucket.group(), self.turn);
+                    }
+                    Step::Run => (self.bucket, self.occupied) = chains.next_run::<O>(self.turn),
+                    Step::End => {
+                        debug_assert!(false, "walked past the end with {} entries left", self.remaining);
+                        return false;
+                    }
+                }
+            }
             if O::any(self.occupied) {
                 return true;
             }
@@ -184,40 +252,78 @@ impl<K, V, O: SlotOrder> RawIter<K, V, O> {
     }
 }
 
-/// The order in which a walk takes the slots of each bucket.
+/// The order in which a walk takes the chain heads of the current array and the slots of
+/// each bucket.
 pub(crate) trait SlotOrder {
-    /// A bucket's slots not yet taken, produced in this order.
+    /// The slots not yet taken of a bucket (or of a run of heads), in this order.
     type Slots: Iterator<Item = usize> + Copy;
     const NONE: Self::Slots;
+    /// Chain heads per run (a power of two that divides 64).
+    const RUN: usize;
     /// The occupied slots of a bucket (`turn`: where a walk that turns starts).
     fn occupied(group: Group, turn: Turn) -> Self::Slots;
+    /// The occupied slots of the `run` heads from bucket `j` of `array` (`run` is
+    /// [`Self::RUN`] or, in a smaller array, the number of its buckets), and which of the
+    /// heads (bit `a` for head `j + a`) end in a slot that is not `EMPTY_REST`.
+    fn heads<K, V>(array: ArrayView<K, V>, j: usize, run: usize, turn: Turn) -> (Self::Slots, u64);
     fn any(slots: Self::Slots) -> bool;
+    /// The slot an item of [`Self::Slots`] names, `bucket` being the first of its run.
+    fn slot<K, V>(bucket: BucketRef<K, V>, item: usize) -> Slot<K, V>;
 }
 
-/// Table order: from slot 0 up, the same on every walk (`iter`).
+/// Table order: runs of four heads, their slots in array order (slot 0 of the first head
+/// up to slot 7 of the fourth), then the chains that go on from them; the same on every
+/// walk (`iter`).
 pub(crate) enum TableOrder {}
 
-/// Go's `range` order: from the walk's random offset up, wrapping around.
+/// Go's `range` order: from the walk's random chain and offset up, wrapping around.
 pub(crate) enum RangeOrder {}
 
 impl SlotOrder for TableOrder {
-    type Slots = BitMask;
-    const NONE: BitMask = BitMask::EMPTY;
+    type Slots = RunSlots;
+    const NONE: RunSlots = RunSlots::EMPTY;
+    const RUN: usize = 4;
 
     #[inline]
-    fn occupied(group: Group, _turn: Turn) -> BitMask {
-        group.match_occupied()
+    fn occupied(group: Group, _turn: Turn) -> RunSlots {
+        RunSlots::of(group)
     }
 
     #[inline]
-    fn any(slots: BitMask) -> bool {
+    fn heads<K, V>(array: ArrayView<K, V>, j: usize, run: usize, _turn: Turn) -> (RunSlots, u64) {
+        let group = |a: usize| array.bucket(j + a).group();
+        let go_on = |g: Group| u64::from(!g.ends_chain());
+        if run < 2 {
+            let g = group(0);
+            return (RunSlots::of(g), go_on(g));
+        }
+        let (g0, g1) = (group(0), group(1));
+        let mut slots = Group::occupied_pair(g0, g1);
+        let mut on = go_on(g0) | go_on(g1) << 1;
+        if run == 4 {
+            let (g2, g3) = (group(2), group(3));
+            slots |= Group::occupied_pair(g2, g3) << (2 * BUCKET_CNT);
+            on |= go_on(g2) << 2 | go_on(g3) << 3;
+        }
+        (RunSlots(slots), on)
+    }
+
+    #[inline]
+    fn any(slots: RunSlots) -> bool {
         slots.any()
+    }
+
+    #[inline]
+    fn slot<K, V>(bucket: BucketRef<K, V>, item: usize) -> Slot<K, V> {
+        let (bucket, index) = bucket.run_slot(item);
+        Slot { bucket, index }
     }
 }
 
 impl SlotOrder for RangeOrder {
     type Slots = TurnedMask;
     const NONE: TurnedMask = TurnedMask::EMPTY;
+    const RUN: usize = 1;
 
     #[inline]
     fn occupied(group: Group, turn: Turn) -> TurnedMask {
@@ -225,8 +331,19 @@ impl SlotOrder for RangeOrder {
     }
 
     #[inline]
+    fn heads<K, V>(array: ArrayView<K, V>, j: usize, _run: usize, turn: Turn) -> (TurnedMask, u64) {
+        let group = array.bucket(j).group();
+        (Self::occupied(group, turn), u64::from(!group.ends_chain()))
+    }
+
+    #[inline]
     fn any(slots: TurnedMask) -> bool {
         slots.any()
+    }
+
+    #[inline]
+    fn slot<K, V>(bucket: BucketRef<K, V>, item: usize) -> Slot<K, V> {
+        Slot { bucket, index: item }
     }
 }
 
@@ -272,9 +389,9 @@ impl<K, V, O: SlotOrder> Iterator for RawIter<K, V, O> {
         if self.remaining == 0 || (!O::any(self.occupied) && !self.advance()) {
             return None;
         }
-        let index = self.occupied.next()?;
+        let item = self.occupied.next()?;
         self.remaining -= 1;
-        Some(Slot { bucket: self.bucket, index })
+        Some(O::slot(self.bucket, item))
     }
 
     #[inline]
@@ -288,9 +405,9 @@ impl<K, V, O: SlotOrder> Iterator for RawIter<K, V, O> {
         let mut acc = init;
         while self.remaining > 0 && (O::any(self.occupied) || self.advance()) {
             let bucket = self.bucket;
-            for index in mem::replace(&mut self.occupied, O::NONE) {
+            for item in mem::replace(&mut self.occupied, O::NONE) {
                 self.remaining -= 1;
-                acc = f(acc, Slot { bucket, index });
+                acc = f(acc, O::slot(bucket, item));
             }
         }
         acc
