@@ -323,13 +323,19 @@ impl Iterator for RunSlots {
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        if self.0 == 0 {
-            return None;
-        }
-        let bit = self.0.trailing_zeros() as usize;
-        self.0 &= self.0 - 1;
-        Some(bit)
+        take_lowest(&mut self.0)
     }
+}
+
+/// The lowest set bit of `bits`, cleared: how every set of slots here is walked.
+#[inline]
+fn take_lowest(bits: &mut u32) -> Option<usize> {
+    if *bits == 0 {
+        return None;
+    }
+    let bit = bits.trailing_zeros() as usize;
+    *bits &= *bits - 1;
+    Some(bit)
 }
 
 /// Where Go's `range` starts the walk of each bucket: a slot offset (0..8), the same for
@@ -368,12 +374,7 @@ impl Iterator for TurnedMask {
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        if self.0 == 0 {
-            return None;
-        }
-        let bit = self.0.trailing_zeros() as usize;
-        self.0 &= self.0 - 1;
-        Some(bit % BUCKET_CNT)
+        take_lowest(&mut self.0).map(|bit| bit % BUCKET_CNT)
     }
 }
 
