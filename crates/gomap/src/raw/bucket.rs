@@ -176,13 +176,14 @@ impl<K, V> BucketRef<K, V> {
     #[inline]
     pub(crate) fn run_slot(self, item: usize) -> (Self, usize) {
         let (a, index) = (item / BUCKET_CNT, item % BUCKET_CNT);
-        // The data's offset as `item - index` eighths of a bucket, spelled so that with the
-        // slot's own offset added the compiler sees one `item * pair size` for a paired
-        // layout (a walk's step then costs what a single bucket's does).
         // Eight keys and eight values, each array a multiple of 8 bytes or padded to one:
         // a bucket's data is always a whole number of eighths.
         const { assert!(mem::size_of::<Data<K, V>>() % BUCKET_CNT == 0) };
         let slot = mem::size_of::<Data<K, V>>() / BUCKET_CNT;
+        // Bucket `a`'s data is `item - index` eighths of a bucket on. Spelled as `item`
+        // eighths less `index`, so that with the slot's own offset added (`index` pairs) the
+        // compiler sees one `item * pair size` for a paired layout: a walk's step then costs
+        // what a single bucket's does.
         let data = self.data.cast::<u8>().wrapping_add(item * slot).wrapping_sub(index * slot);
         (BucketRef { ctrl: self.ctrl.wrapping_add(a), data: data.cast() }, index)
     }
