@@ -75,29 +75,30 @@ impl Group {
         self.sse2(|g| unsafe { _mm_cmpeq_epi8(_mm_min_epu8(g, _mm_set1_epi8(EMPTY_ONE as i8)), g) })
     }
 
-    /// Slots holding an entry (tophash >= `MIN_TOP_HASH`): bytes whose maximum with
-    /// `MIN_TOP_HASH` is themselves.
+    /// Slots holding an entry (tophash >= `MIN_TOP_HASH`).
     #[inline]
     pub(crate) fn match_occupied(self) -> BitMask {
-        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_max_epu8, _mm_set1_epi8};
-        // SAFETY: as in `marks`.
-        self.sse2(|g| unsafe { _mm_cmpeq_epi8(_mm_max_epu8(g, _mm_set1_epi8(MIN_TOP_HASH as i8)), g) })
+        self.sse2(occupied_bytes)
     }
-}
 
-#[cfg(target_arch = "x86_64")]
-impl Group {
     /// The occupied slots of two buckets, `a`'s at bits 0-7 and `b`'s at bits 8-15: one
     /// compare of the sixteen bytes in one vector register.
     #[inline]
     pub(crate) fn occupied_pair(a: Group, b: Group) -> u32 {
-        use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x};
+        use core::arch::x86_64::{_mm_movemask_epi8, _mm_set_epi64x};
         // SAFETY: SSE2 is part of the x86_64 baseline; these operate on registers only.
-        unsafe {
-            let g = _mm_set_epi64x(b.0 as i64, a.0 as i64);
-            _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(g, _mm_set1_epi8(MIN_TOP_HASH as i8)), g)) as u32
-        }
+        unsafe { _mm_movemask_epi8(occupied_bytes(_mm_set_epi64x(b.0 as i64, a.0 as i64))) as u32 }
     }
+}
+
+/// Marks (0xff) the bytes of `g` that hold an entry (tophash >= `MIN_TOP_HASH`): those
+/// whose maximum with `MIN_TOP_HASH` is themselves.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn occupied_bytes(g: core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_max_epu8, _mm_set1_epi8};
+    // SAFETY: SSE2 is part of the x86_64 baseline; these operate on registers only.
+    unsafe { _mm_cmpeq_epi8(_mm_max_epu8(g, _mm_set1_epi8(MIN_TOP_HASH as i8)), g) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
