@@ -44,7 +44,7 @@ pub(crate) const MIN_TOP_HASH: u8 = 5;
 /// The bucket index uses the low bits of the hash, the tophash the high ones, so the two are
 /// independent for any table with fewer than 2^56 buckets.
 #[inline]
-pub(crate) fn tophash(hash: u64) -> u8 {
+pub(crate) const fn tophash(hash: u64) -> u8 {
     let top = (hash >> 56) as u8;
     if top < MIN_TOP_HASH {
         top + MIN_TOP_HASH

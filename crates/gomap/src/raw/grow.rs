@@ -7,7 +7,7 @@ use core::ptr;
 
 use super::alloc::{ArrayView, BucketArray};
 use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y};
-use super::group::SlotBits;
+use super::group::{Probe, SlotBits};
 use super::observe::Driver;
 use super::table::{b_for_hint, over_load_factor, NextFree, RawTable, Slot};
 use crate::TryReserveError;
@@ -211,7 +211,7 @@ impl<K, V> RawTable<K, V> {
                 "bad map state: an evacuation marker in an unevacuated chain"
             );
             // Tombstones are rare here (a write reuses them): usually no iteration at all.
-            self.tombstones -= group.match_tophash(EMPTY_ONE).count();
+            self.tombstones -= group.match_tophash(Probe::marker(EMPTY_ONE)).count();
             let occupied = group.match_occupied().slot_bits();
             let to_y_here = if doubling { to_y.get(n) } else { SlotBits::default() };
             let to_x_here = occupied.without(to_y_here);

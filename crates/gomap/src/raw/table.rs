@@ -10,6 +10,7 @@ use core::ptr;
 use super::alloc::{lone_bytes, ArrayView, BucketArray, Pages, RETIRE_STEP};
 use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 use super::cursor::CursorTag;
+use super::group::Probe;
 use super::observe::Observer;
 use super::random_u64;
 use crate::TryReserveError;
@@ -323,19 +324,19 @@ impl<K, V> RawTable<K, V> {
         (&self.buckets, self.chain_of(hash))
     }
 
-    /// Searches one chain of `array` for the key with this `top` that `eq` accepts.
+    /// Searches one chain of `array` for the key with the probe's tophash that `eq` accepts.
     #[inline(always)]
     fn find_in_chain(
         array: &BucketArray<K, V>,
         mut b: BucketRef<K, V>,
-        top: u8,
+        probe: Probe,
         eq: &mut impl FnMut(&K) -> bool,
     ) -> Option<Slot<K, V>> {
         loop {
             let group = b.group();
             // An EMPTY_REST slot never matches (its tophash is 0), and everything after it
             // is EMPTY_REST too, so the candidates need no cut-off.
-            for index in group.match_tophash(top) {
+            for index in group.match_tophash(probe) {
                 let slot = Slot { bucket: b, index };
                 // SAFETY: a slot whose tophash is a real tophash (>= 5) holds a key.
                 if eq(unsafe { &*slot.key() }) {
@@ -364,7 +365,7 @@ impl<K, V> RawTable<K, V> {
         // The chain's slots are at an address known already: their miss overlaps the
         // tophash bytes' instead of following it.
         chain.prefetch();
-        Self::find_in_chain(array, chain, tophash(hash), &mut eq)
+        Self::find_in_chain(array, chain, Probe::of_hash(hash), &mut eq)
     }
 
     /// Shared access to a found entry.
@@ -438,7 +439,7 @@ impl<K, V> RawTable<K, V> {
         if self.buckets.is_unallocated() {
             return Err(None);
         }
-        let top = tophash(hash);
+        let probe = Probe::of_hash(hash);
         let array = self.buckets.view();
         let i = hash as usize & self.mask();
         let mut b = array.bucket(i);
@@ -446,7 +447,7 @@ impl<K, V> RawTable<K, V> {
         let mut empty = None;
         loop {
             let group = b.group();
-            for index in group.match_tophash(top) {
+            for index in group.match_tophash(probe) {
                 let slot = Slot { bucket: b, index };
                 // SAFETY: tophash >= 5, so the slot holds a key.
                 if eq(unsafe { &*slot.key() }) {
@@ -598,7 +599,7 @@ impl<K, V> RawTable<K, V> {
         self.prepare_write(hash, hasher);
         let first = self.chain_of(hash);
         first.prefetch();
-        let slot = Self::find_in_chain(&self.buckets, first, tophash(hash), &mut eq)?;
+        let slot = Self::find_in_chain(&self.buckets, first, Probe::of_hash(hash), &mut eq)?;
         Some(self.erase(first, slot))
     }
 
