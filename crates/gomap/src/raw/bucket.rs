@@ -189,10 +189,11 @@ impl<K, V> BucketRef<K, V> {
     }
 
     /// Asks the processor to start loading the first cache line of the bucket's slots,
-    /// where a lookup most often finds its key (slots fill from the front), for a bucket
-    /// whose control word is read next: the two cache misses of a hit then overlap instead
-    /// of following one another. (The control word itself is not asked for: its load
-    /// follows at once.) A hint only: see [`Self::prefetch_whole`].
+    /// where a search most often finds its key (slots fill from the front), for a bucket
+    /// whose control word is read next: the two cache misses of a write (or of a lookup in
+    /// an overflow bucket) then overlap instead of following one another. (The control word
+    /// itself is not asked for: its load follows at once.) A hint only: see
+    /// [`Self::prefetch_whole`].
     #[inline(always)]
     pub(crate) fn prefetch(self) {
         prefetch_line(self.data);
@@ -200,10 +201,10 @@ impl<K, V> BucketRef<K, V> {
 
     /// Prefetches the control word and up to four cache lines of slots: for a bucket about
     /// to be read or written whole (evacuation), well before it is. Reads nothing
-    /// architecturally and cannot fault, so the bucket need not be live. Only a lookup of
-    /// a present key gains from the slots; a miss usually needs the control word alone,
-    /// which is why [`Self::prefetch`] asks for a single line of slots (asking for the
-    /// whole bucket made misses at 1e6 keys ~20% slower). Does nothing off x86_64.
+    /// architecturally and cannot fault, so the bucket need not be live. A search needs
+    /// the slots only on a tophash match, which is why [`Self::prefetch`] asks for a single
+    /// line of them (asking for the whole bucket made misses at 1e6 keys ~20% slower).
+    /// Does nothing off x86_64.
     #[inline(always)]
     pub(crate) fn prefetch_whole(self) {
         prefetch_line(self.ctrl);

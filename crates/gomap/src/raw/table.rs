@@ -348,9 +348,10 @@ impl<K, V> RawTable<K, V> {
             }
             // The array by reference: its links are looked up only by chains that go on.
             b = array.view().next(b)?;
-            // As for the chain's first bucket, the slots' miss overlaps the control word's. (At
-            // 6.1 entries per bucket and 3.2e6 keys, hits 10% faster, misses 6% slower; no
-            // change at 1e6 keys, 3.8 per bucket, where few chains go on.)
+            // An overflow bucket is reached through its link, so its control word is a miss
+            // too: asking for its slots now overlaps the two. (At 6.1 entries per bucket and
+            // 3.2e6 keys, hits 10% faster, misses 6% slower; no change at 1e6 keys, 3.8 per
+            // bucket, where few chains go on.)
             b.prefetch();
         }
     }
@@ -364,11 +365,9 @@ impl<K, V> RawTable<K, V> {
         if self.old.is_some() {
             return self.find_growing(hash, eq);
         }
-        let chain = self.chain_of(hash);
-        // The chain's slots are at an address known already: their miss overlaps the
-        // tophash bytes' instead of following it.
-        chain.prefetch();
-        Self::find_in_chain(&self.buckets, chain, Probe::of_hash(hash), &mut eq)
+        // No prefetch of the head's slots (see the module documentation): a miss would pay
+        // for a line it never reads (BENCHMARKS, run U).
+        Self::find_in_chain(&self.buckets, self.chain_of(hash), Probe::of_hash(hash), &mut eq)
     }
 
     /// `find` during a growth, out of line: a caller's loop of lookups then holds only the
@@ -380,7 +379,6 @@ impl<K, V> RawTable<K, V> {
     #[inline(never)]
     fn find_growing(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> Option<Slot<K, V>> {
         let (array, chain) = self.lookup_chain(hash);
-        chain.prefetch();
         Self::find_in_chain(array, chain, Probe::of_hash(hash), &mut eq)
     }
 
