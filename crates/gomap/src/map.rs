@@ -895,14 +895,15 @@ impl<K, V, S> IntoIterator for GoMap<K, V, S> {
 // BuildHasher` and so cannot be called on them anyway.
 // ---------------------------------------------------------------------------------------------
 impl<K: Eq, V> GoMap<K, V, ()> {
-    /// [`GoMap::get`] with the hash computed by the caller.
+    /// [`GoMap::get`] with the hash computed by the caller, for lookups that run one at a
+    /// time (under a lock: see `RawTable::get_one_at_a_time`).
     #[inline]
     pub(crate) fn get_prehashed<Q>(&self, hash: u64, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.table.get(hash, equivalent(key)).map(|(_, v)| v)
+        self.table.get_one_at_a_time(hash, equivalent(key)).map(|(_, v)| v)
     }
 
     /// [`GoMap::get_mut`] with the hash computed by the caller.
