@@ -407,7 +407,7 @@ impl<K, V> RawTable<K, V> {
     /// memory access, so no two lookups overlap. A lookup's latency is then its whole cost,
     /// and asking for the head's slots with its control word overlaps a hit's two cache
     /// misses, where a loop of independent lookups would rather not fetch a line a miss
-    /// never reads (ReadHeavy, 75 % hits: 26.8-27.5 Mops/s without, 29.3-32.3 with;
+    /// never reads (ReadHeavy, 75 % hits: 24.0-24.9 Mops/s without, 28.6-30.1 with;
     /// BENCHMARKS, run U).
     #[inline(always)]
     pub(crate) fn get_one_at_a_time(&self, hash: u64, eq: impl FnMut(&K) -> bool) -> Option<(&K, &V)> {
