@@ -619,6 +619,25 @@ fn maps_never_shrink() {
     assert_contents(&m, n);
 }
 
+/// A new key takes the first empty slot of its chain, as Go's `mapassign` does: a
+/// tombstone in the head bucket before the `EMPTY_REST` slots of an overflow bucket.
+#[test]
+fn a_new_key_takes_the_first_tombstone_of_its_chain() {
+    let mut m: GoMap<u64, u64, OneChain> = GoMap::with_hasher(OneChain);
+    for i in 0..12 {
+        m.insert(i, i);
+    }
+    m.finish_growth();
+    // One chain: keys 0..8 fill its head bucket, 8..12 start an overflow bucket.
+    assert_eq!(m.stats().overflow_buckets, 1);
+    m.remove(&3);
+    assert_eq!(m.stats().tombstones, 1, "slot 3 of the head: a tombstone, slot 4 is live");
+    m.insert(100, 100);
+    let s = m.stats();
+    assert_eq!((s.len, s.tombstones, s.overflow_buckets), (12, 0, 1), "the tombstone is reused");
+    m.check_invariants();
+}
+
 /// With B = 0 the slot of each key is its insertion position, so the
 /// emptyOne / emptyRest bookkeeping of delete is fully predictable.
 #[test]
