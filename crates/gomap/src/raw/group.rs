@@ -44,6 +44,12 @@ impl Probe {
         Probe(PROBES[(hash >> 56) as usize])
     }
 
+    /// The byte looked for: for a hash's probe, its tophash.
+    #[inline]
+    pub(crate) fn byte(self) -> u8 {
+        self.0 as u8
+    }
+
     /// The probe for a marker such as `EMPTY_ONE`.
     #[inline]
     pub(crate) const fn marker(byte: u8) -> Probe {
@@ -429,6 +435,7 @@ mod tests {
             let hash = u64::from(top) << 56 | 0x00ab_cdef_0123_4567;
             let probe = Probe::of_hash(hash);
             assert_eq!(probe.0.to_le_bytes(), [tophash(hash); 8], "top byte {top}");
+            assert_eq!(probe.byte(), tophash(hash));
         }
         for marker in EMPTY_ONE..MIN_TOP_HASH {
             assert_eq!(Probe::marker(marker).0.to_le_bytes(), [marker; 8]);

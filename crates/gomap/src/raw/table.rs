@@ -8,7 +8,7 @@ use core::mem;
 use core::ptr;
 
 use super::alloc::{lone_bytes, ArrayView, BucketArray, Pages, RETIRE_STEP};
-use super::bucket::{tophash, BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
+use super::bucket::{BucketRef, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 use super::cursor::CursorTag;
 use super::group::Probe;
 use super::observe::Observer;
@@ -493,11 +493,12 @@ impl<K, V> RawTable<K, V> {
                     return Ok(slot);
                 }
             }
+            if group.match_empty_rest().any() {
+                // This bucket has an empty slot: the first one, unless one came before.
+                return Err(empty.or_else(|| group.match_empty().lowest().map(|index| Slot { bucket: b, index })));
+            }
             if empty.is_none() {
                 empty = group.match_empty().lowest().map(|index| Slot { bucket: b, index });
-            }
-            if group.match_empty_rest().any() {
-                return Err(empty);
             }
             b = match array.next(b) {
                 Some(next) => next,
@@ -562,16 +563,36 @@ impl<K, V> RawTable<K, V> {
         value: V,
         hasher: &impl Fn(&K) -> u64,
     ) -> Slot<K, V> {
-        let slot = match pos {
-            Some(slot) if !self.growth_due() => slot,
-            // `pos` stays out of this call so that the fast path keeps it in registers.
-            _ => self.make_room(hash, hasher),
-        };
+        match pos {
+            Some(slot) if !self.growth_due() => {
+                self.fill_empty(slot, hash, key, value);
+                slot
+            }
+            // The rest out of line, fill and all, so that the fast path keeps `slot` in
+            // registers (merging the two paths' slots sent it through the stack).
+            _ => self.insert_with_room(hash, key, value, hasher),
+        }
+    }
+
+    /// `insert_absent` when there is no slot to fill yet, or Go would grow first: makes
+    /// room, then fills.
+    #[cold]
+    #[inline(never)]
+    fn insert_with_room(&mut self, hash: u64, key: K, value: V, hasher: &impl Fn(&K) -> u64) -> Slot<K, V> {
+        let slot = self.make_room(hash, hasher);
+        self.fill_empty(slot, hash, key, value);
+        slot
+    }
+
+    /// Fills `slot`, an empty slot (a tombstone, maybe) of the current array, with a key
+    /// of `hash`.
+    #[inline(always)]
+    fn fill_empty(&mut self, slot: Slot<K, V>, hash: u64, key: K, value: V) {
         if slot.tophash() == EMPTY_ONE {
             self.tombstones -= 1;
         }
-        self.fill(slot, tophash(hash), key, value);
-        slot
+        // The probe's byte is the tophash, and `locate` has loaded it already.
+        self.fill(slot, Probe::of_hash(hash).byte(), key, value);
     }
 
     /// Writes an entry with tophash `top` into `slot`, an empty slot of a live bucket of the
@@ -591,8 +612,7 @@ impl<K, V> RawTable<K, V> {
     /// The slow part of an insert of an absent key: allocating the first array, starting a
     /// growth (and doing its first work), or attaching an overflow bucket to a full chain.
     /// Returns the empty slot to fill.
-    #[cold]
-    #[inline(never)]
+    #[inline(always)]
     fn make_room(&mut self, hash: u64, hasher: &impl Fn(&K) -> u64) -> Slot<K, V> {
         if self.buckets.is_unallocated() {
             self.buckets = BucketArray::new(self.b);
