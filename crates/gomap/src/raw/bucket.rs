@@ -191,9 +191,9 @@ impl<K, V> BucketRef<K, V> {
     /// Asks the processor to start loading the first cache line of the bucket's slots,
     /// where a search most often finds its key (slots fill from the front), for a bucket
     /// whose control word is read next: the two cache misses of a write (or of a lookup in
-    /// an overflow bucket) then overlap instead of following one another. (The control word
-    /// itself is not asked for: its load follows at once.) A hint only: see
-    /// [`Self::prefetch_whole`].
+    /// an overflow bucket, or of one that runs alone) then overlap instead of following one
+    /// another. (The control word itself is not asked for: its load follows at once.) A
+    /// hint only: see [`Self::prefetch_whole`].
     #[inline(always)]
     pub(crate) fn prefetch(self) {
         prefetch_line(self.data);
