@@ -845,7 +845,10 @@ fn params() -> Params {
 
 #[test]
 fn differential_default_hasher() {
-    let t = run_differential(params(), GoMap::new);
+    // Under Miri, 150 to 190 operations: with 90 to 130 one draw in 80 stayed below B = 3
+    // (simulated), which fails the check below; now one in 5,000.
+    let p = if MIRI { Params { min_ops: 150, max_ops: 190, ..params() } } else { params() };
+    let t = run_differential(p, GoMap::new);
     // The sequences must cross several doublings.
     assert!(t.doublings.load(Ordering::Relaxed) > 0);
     let min_b = if MIRI { 3 } else { 7 };
