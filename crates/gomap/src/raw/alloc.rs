@@ -80,12 +80,21 @@ const REGIONS: usize = 4;
 /// Bits per word of the chain bits region.
 const WORD_BITS: usize = u64::BITS as usize;
 
-/// When a mapped array's pages come (heap arrays are the allocator's business).
+/// When an array's pages come.
 #[derive(Clone, Copy)]
 pub(crate) enum Pages {
     /// As each is first touched.
     OnFirstTouch,
-    /// All at once, when the array is mapped.
+    /// Those of the control words and chain bits now, writable; the rest as each is first
+    /// touched. For an empty table about to be filled by inserts, each of which reads its
+    /// bucket's control word before it writes it. A page whose first touch is a read is
+    /// mapped to the kernel's shared zero page, and the write that follows must replace
+    /// that mapping: a second page fault, which in a process with threads on other CPUs
+    /// also interrupts every one of them to flush the old mapping from its TLB. On the VM
+    /// of BENCHMARKS.md that made each such page cost tens of microseconds, under the
+    /// writer's shard lock in a `ShardedMap` (`gomap::sync` run 16).
+    ControlNow,
+    /// All at once, when the array is mapped (heap arrays are the allocator's business).
     Now,
 }
 
@@ -311,10 +320,11 @@ impl<K, V> BucketArray<K, V> {
         Self::try_new(b, Pages::OnFirstTouch).unwrap_or_else(|e| e.raise())
     }
 
-    /// A zeroed array like [`new`](Self::new), or why there is none. With `Pages::Now`,
-    /// for a caller about to write all of it (a bulk copy or move): a large one is mapped
-    /// with its pages in place, one system call instead of a page fault per page (Linux's
-    /// `MAP_POPULATE`; elsewhere the same as `OnFirstTouch`).
+    /// A zeroed array like [`new`](Self::new), or why there is none, with its pages as
+    /// `pages` says. With `Pages::Now`, for a caller about to write all of it (a bulk copy
+    /// or move): a large one is mapped with its pages in place, one system call instead of
+    /// a page fault per page (Linux's `MAP_POPULATE`; elsewhere the same as
+    /// `OnFirstTouch`).
     pub(crate) fn try_new(b: u8, pages: Pages) -> Result<Self, TryReserveError> {
         let bucket_bytes = mem::size_of::<Ctrl>() + mem::size_of::<Link>() + mem::size_of::<Data<K, V>>();
         let len = array_len(b, bucket_bytes).ok_or(TryReserveError::CapacityOverflow)?;
@@ -328,6 +338,13 @@ impl<K, V> BucketArray<K, V> {
         let (base, offsets, memory) = Self::allocate(regions, pages)?;
         // SAFETY: each offset lies inside the allocation, aligned for its region.
         let at = |i: usize| unsafe { base.as_ptr().add(offsets[i]) };
+        if let Pages::ControlNow = pages {
+            let heap = matches!(memory, Memory::Heap(_));
+            for i in [0, 3] {
+                // SAFETY: the region lies inside the fresh zeroed allocation, ours alone.
+                unsafe { prefault(at(i), regions[i].size(), heap) };
+            }
+        }
         Ok(BucketArray {
             base,
             ctrl: at(0).cast(),
@@ -690,7 +707,7 @@ fn map_zeroed(
     // Pages asked for now come after the advice, so that they can be huge ones.
     #[cfg(target_os = "linux")]
     let (populate, populate_later) = match pages {
-        Pages::OnFirstTouch => (0, false),
+        Pages::OnFirstTouch | Pages::ControlNow => (0, false),
         Pages::Now if huge.clone().next().is_none() => (libc::MAP_POPULATE, false),
         Pages::Now => (0, true),
     };
@@ -729,6 +746,31 @@ fn map_zeroed(
         }
     }
     NonNull::new(p.cast()).ok_or(TryReserveError::AllocError { layout })
+}
+
+/// Makes the pages of the `len` bytes at `p` present and writable now (a hint: nothing is
+/// promised). `heap`: the bytes come from the global allocator, else from our own mapping.
+///
+/// # Safety
+/// The bytes are zeroed memory of a fresh allocation that nothing else uses yet.
+unsafe fn prefault(p: *mut u8, len: usize, heap: bool) {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    if !heap && len != 0 {
+        // The range starts on a page (each region of a mapped array does). A kernel before
+        // 5.14 refuses the advice, and the pages are then touched one by one below.
+        // SAFETY: advice on a range of our own mapping, which never changes its contents.
+        if unsafe { libc::madvise(p.cast(), len, libc::MADV_POPULATE_WRITE) } == 0 {
+            return;
+        }
+    }
+    let _ = heap;
+    // Any stride would do; a page is the usual one.
+    const STRIDE: usize = 4096;
+    for offset in (0..len).step_by(STRIDE) {
+        // SAFETY: inside the range, by the caller's contract; writing a zero over a zero
+        // changes nothing, and the volatile write cannot be left out.
+        unsafe { p.add(offset).write_volatile(0) };
+    }
 }
 
 /// Zeroed memory for `layout` (of non-zero size) from the global allocator, to be freed by

@@ -245,7 +245,8 @@ impl<K, V> RawTable<K, V> {
         Self::with_b(b_for_hint(hint))
     }
 
-    /// An empty table of size `b`, its array's pages mapped as they are first touched.
+    /// An empty table of size `b`: the pages of its array's control words come now, the
+    /// rest as they are first touched ([`try_to_hold`](Self::try_to_hold)).
     ///
     /// # Panics
     /// As [`BucketArray::new`], if the array cannot be had.
@@ -256,13 +257,14 @@ impl<K, V> RawTable<K, V> {
     /// An empty table of size `b` about to receive `count` entries (a copy, a bulk move),
     /// or why its array could not be had. With an entry per bucket or more, every page of
     /// the array gets written (a 4 KiB page of `u64` slots spans 32 buckets), so its pages
-    /// come all at once; a sparser table keeps its untouched pages unmapped. With no
-    /// entries, as [`with_b`](Self::with_b).
+    /// come all at once; a sparser table keeps its untouched slot pages unmapped, but has
+    /// the pages of its control words now, since every insert reads a control word before
+    /// it writes one ([`Pages::ControlNow`]). With no entries, as [`with_b`](Self::with_b).
     pub(super) fn try_to_hold(b: u8, count: usize) -> Result<Self, TryReserveError> {
         let buckets = match count {
             0 if b == 0 => BucketArray::empty(),
             _ if count >> b != 0 => BucketArray::try_new(b, Pages::Now)?,
-            _ => BucketArray::try_new(b, Pages::OnFirstTouch)?,
+            _ => BucketArray::try_new(b, Pages::ControlNow)?,
         };
         Ok(Self::with_buckets(b, buckets))
     }
