@@ -8,7 +8,7 @@
 //! moved yet need their hash, to pick their chain. The copy is not growing and has no
 //! tombstones: it is what the source would be after `finish_growth` and a compaction.
 
-use super::bucket::{tophash, EMPTY_ONE};
+use super::bucket::tophash;
 use super::table::{NextFree, RawTable};
 
 impl<K, V> RawTable<K, V> {
@@ -110,9 +110,6 @@ impl<K, V> RawTable<K, V> {
                 }
                 if into.old.is_none() && !into.buckets.is_unallocated() && !into.growth_due() {
                     let to = into.insert_slot(hash);
-                    if to.tophash() == EMPTY_ONE {
-                        into.tombstones -= 1;
-                    }
                     into.fill(to, tophash(hash), key, value);
                 } else {
                     match into.find_for_write(hash, |_| false, hasher) {

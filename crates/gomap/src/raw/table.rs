@@ -510,13 +510,22 @@ impl<K, V> RawTable<K, V> {
     }
 
     /// The slot where a new key of `hash` goes in the current array: the first empty slot
-    /// of its chain, or slot 0 of a new overflow bucket attached to the chain's end.
+    /// of its chain, or slot 0 of a new overflow bucket attached to the chain's end. The
+    /// caller fills it: a tombstone there is no longer counted.
+    ///
+    /// A new overflow bucket is never read before it is written: its page may not have
+    /// been touched yet ([`Pages::ControlNow`](super::alloc::Pages::ControlNow) says why
+    /// that matters). Whether the slot is a tombstone comes from the control word already
+    /// loaded.
     pub(super) fn insert_slot(&mut self, hash: u64) -> Slot<K, V> {
         let array = self.buckets.view();
         let mut b = self.chain_of(hash);
         loop {
             let group = b.group();
             if let Some(index) = group.match_empty().lowest() {
+                if group.match_tophash(Probe::marker(EMPTY_ONE)).lowest() == Some(index) {
+                    self.tombstones -= 1;
+                }
                 return Slot { bucket: b, index };
             }
             b = match array.next(b) {
@@ -582,7 +591,7 @@ impl<K, V> RawTable<K, V> {
     #[inline(never)]
     fn insert_with_room(&mut self, hash: u64, key: K, value: V, hasher: &impl Fn(&K) -> u64) -> Slot<K, V> {
         let slot = self.make_room(hash, hasher);
-        self.fill_empty(slot, hash, key, value);
+        self.fill(slot, Probe::of_hash(hash).byte(), key, value);
         slot
     }
 
