@@ -84,6 +84,10 @@ impl<K, V> GoMap<K, V, DefaultHashBuilder> {
     /// without growing. A capacity whose buckets could not fit in memory counts as 0, as
     /// in Go.
     ///
+    /// The bucket array is allocated now. Of its memory, the pages of the control words
+    /// (8 bytes per bucket of 8 slots) are made ready now, since every insert reads one
+    /// before it writes it; the pages of the slots come as entries first land in them.
+    ///
     /// ```
     /// let map: gomap::GoMap<u64, u64> = gomap::GoMap::with_capacity(1000);
     /// assert_eq!(map.stats().b, 8);
