@@ -744,6 +744,13 @@ impl<K: Hash, V, S: Clone + BuildHasher> GoMap<K, V, S> {
         GoMap { table: self.table.empty_to_copy_into(), hash_builder: self.hash_builder.clone() }
     }
 
+    /// Up to `pages` more pages of the control words of this map's array made ready for
+    /// writes, from the one of bucket `*next` on (see `BucketArray::touch_control_pages`):
+    /// for a map made by [`empty_to_copy_into`](GoMap::empty_to_copy_into).
+    pub(crate) fn touch_control_pages(&mut self, next: &mut usize, pages: usize) {
+        self.table.touch_control_pages(next, pages);
+    }
+
     /// One part of a copy made in steps (see `RawTable::copy_chains`): `dup` of the entries
     /// of the chains from number `*next` on, into `into`, until at least `min_entries` were
     /// visited; whether every entry was. This map must not change between the parts;

@@ -20,6 +20,7 @@ use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::alloc::{alloc_zeroed, dealloc};
 
 use super::bucket::{prefetch_line, BucketRef, Ctrl, Data, Link, LoneBucket};
@@ -454,6 +455,32 @@ impl<K, V> BucketArray<K, V> {
         }
     }
 
+    /// Makes up to `pages` more pages of control words present and writable (a hint),
+    /// from the one of bucket `*next` on, by writing one word of each unchanged; moves
+    /// `*next` past them. For a table filled a step at a time while it is also searched,
+    /// which [`Pages::ControlNow`] would fault in all at once: each step takes a few pages,
+    /// so that most are had before a search reads them ([`Pages::ControlNow`] says what a
+    /// page's first read costs).
+    pub(crate) fn touch_control_pages(&mut self, next: &mut usize, pages: usize) {
+        /// Control words per 4 KiB page (with larger pages, some are touched twice).
+        const PER_PAGE: usize = 4096 / mem::size_of::<Ctrl>();
+        for _ in 0..pages {
+            let i = *next;
+            if i >= self.len {
+                return;
+            }
+            // SAFETY: `i < len`: a live control word, aligned for `u64` (`Ctrl` is), which
+            // `&mut self` keeps from every other access meanwhile. A compare-and-swap of
+            // zero for zero leaves the word as it was, and it is a write access whether it
+            // succeeds or not (x86's `cmpxchg` writes its operand back when the comparison
+            // fails), so its page fault maps a writable page. (An atomic OR of zero would
+            // not do: the compiler turns that into a fenced load.)
+            let word = unsafe { AtomicU64::from_ptr(self.ctrl.add(i).cast::<u64>()) };
+            let _ = word.compare_exchange(0, 0, Relaxed, Relaxed);
+            *next = (i / PER_PAGE + 1) * PER_PAGE;
+        }
+    }
+
     /// A zeroed overflow bucket of its own, for a chain of this array whose pool is used
     /// up. It lives as long as the array (or until [`zero`](Self::zero)): an evacuated
     /// chain's lone buckets are not freed one by one, they go with their old array,
@@ -826,6 +853,33 @@ mod tests {
     /// Lone buckets come zeroed and distinct from slabs that at most double the memory in
     /// use (the first holds one bucket), are counted in `bytes`, go one slab per
     /// `release_some` call, and all at once on `zero`.
+    /// Touching pages of control words (for a table filled in steps) leaves every word as
+    /// it was, moves the cursor a page at a time, and stops at the array's end.
+    #[test]
+    fn touching_control_pages_changes_no_word() {
+        for pages in [Pages::OnFirstTouch, Pages::ControlNow] {
+            let mut a = BucketArray::<u64, u64>::try_new(12, pages).unwrap();
+            let marked = [0, 1, 511, 512, 1000, 4095];
+            for (n, &i) in marked.iter().enumerate() {
+                a.bucket(i).set_tophash(n % BUCKET_CNT, MIN_TOP_HASH + n as u8);
+            }
+            let mut next = 0;
+            a.touch_control_pages(&mut next, 3);
+            assert_eq!(next, 3 * 512);
+            a.touch_control_pages(&mut next, 1000);
+            assert!(next >= a.len, "the cursor stops at the end");
+            a.touch_control_pages(&mut next, 1);
+            for i in 0..a.len {
+                let expect = marked.iter().position(|&m| m == i).map_or(0, |n| MIN_TOP_HASH + n as u8);
+                let bytes = a.bucket(i).group().match_occupied().count();
+                assert_eq!(bytes, usize::from(expect != 0), "bucket {i}");
+                if let Some(n) = marked.iter().position(|&m| m == i) {
+                    assert_eq!(a.bucket(i).tophash(n % BUCKET_CNT), expect, "bucket {i}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn lone_buckets_come_from_slabs() {
         let n = if cfg!(miri) { 100 } else { 5000 };

@@ -58,7 +58,7 @@ impl<K, V> RawTable<K, V> {
     /// a search per entry, and evacuation).
     pub(crate) fn empty_to_copy_into(&self) -> Self {
         let b = if self.count > self.limits.entries / 4 * 3 { self.b + 1 } else { self.b };
-        let mut copy = RawTable::with_b(b);
+        let mut copy = RawTable::to_fill_in_steps(b);
         copy.seed = self.seed;
         copy
     }

@@ -254,6 +254,23 @@ impl<K, V> RawTable<K, V> {
         Self::try_to_hold(b, 0).unwrap_or_else(|e| e.raise())
     }
 
+    /// An empty table of size `b` whose pages all come as they are first touched: for a
+    /// table filled a step at a time while other operations go on (`SyncMap`'s copy of
+    /// its read-only map), where no one step may pay for the whole array, not even the
+    /// 1/18 of it that is control words ([`Pages::ControlNow`] would fault those in at
+    /// once: 2 ms at three million entries, inside one store).
+    pub(super) fn to_fill_in_steps(b: u8) -> Self {
+        Self::with_buckets(b, if b == 0 { BucketArray::empty() } else { BucketArray::new(b) })
+    }
+
+    /// See [`BucketArray::touch_control_pages`]: for the current array (nothing while
+    /// none is allocated).
+    pub(crate) fn touch_control_pages(&mut self, next: &mut usize, pages: usize) {
+        if !self.buckets.is_unallocated() {
+            self.buckets.touch_control_pages(next, pages);
+        }
+    }
+
     /// An empty table of size `b` about to receive `count` entries (a copy, a bulk move),
     /// or why its array could not be had. With an entry per bucket or more, every page of
     /// the array gets written (a 4 KiB page of `u64` slots spans 32 buckets), so its pages

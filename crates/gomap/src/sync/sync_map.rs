@@ -161,6 +161,12 @@ impl<K, V> IntoTable<K, Arc<Entry<V>>, KeyHasher> for ReadOnly<K, V> {
 /// operations.
 const STEP: usize = if cfg!(loom) { 1 } else { 2 };
 
+/// Pages of `dirty`'s control words each locked operation makes ready for writes while a
+/// copy is in progress ([`Copying::touched`]): 64 page faults, some tens of µs; a `dirty`
+/// of three million keys has them all after 34 operations, before the random searches and
+/// inserts between them can read many of its 2,176 pages first.
+const TOUCH_PAGES: usize = 64;
+
 /// Go's `dirtyLocked` copies the whole read-only map into the new `dirty` at once, under
 /// the mutex: the store of the first new key after a promotion waits O(n) (0.4 s for three
 /// million keys), and so does every thread that needs the mutex meanwhile. Here the copy is
@@ -184,6 +190,16 @@ struct Copying<K, V> {
     from: Arc<ReadOnly<K, V>>,
     /// Where the copy goes on ([`GoMap::copy_chains_into`]).
     next_chain: usize,
+    /// The first bucket of `dirty` whose page of control words is not yet made ready
+    /// ([`GoMap::touch_control_pages`]). Each copy step and each new key makes
+    /// [`TOUCH_PAGES`] more ready, far ahead of the copy: new keys go into `dirty` at
+    /// random, and so do the searches of the misses between steps, and a page that a
+    /// search reads first costs its later first write a second page fault, which
+    /// interrupts every other CPU running the map's threads (to flush the zero page's
+    /// mapping from their TLBs), under the mutex. Made ready all at once, as `GoMap`'s
+    /// `with_capacity` does, they would cost the store that starts the copy ~2 ms at
+    /// three million keys.
+    touched: usize,
     /// Whether the last step panicked (in a key's `Clone`, `Hash` or `Eq`) part way.
     interrupted: bool,
 }
@@ -191,7 +207,8 @@ struct Copying<K, V> {
 impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
     /// Moves the copy on by at least `entries` entries, if one is in progress.
     fn copy_some(&mut self, entries: usize) {
-        let Some(Copying { from, next_chain, interrupted }) = &mut self.copying else { return };
+        self.touch_some();
+        let Some(Copying { from, next_chain, interrupted, .. }) = &mut self.copying else { return };
         let m = self.m.as_mut().expect("a copy goes into a dirty map");
         // Stays set if a key's `Clone`, `Hash` or `Eq` panics in this step: the next one is
         // then careful not to copy twice what this one copied of its last chain.
@@ -202,6 +219,14 @@ impl<K: Eq + Hash + Clone, V> Dirty<K, V> {
         *interrupted = false;
         if done {
             self.copying = None;
+        }
+    }
+
+    /// Makes [`TOUCH_PAGES`] more pages of `dirty`'s control words ready for writes, while
+    /// a copy is in progress (see [`Copying::touched`]): every locked operation does.
+    fn touch_some(&mut self) {
+        if let (Some(copying), Some(m)) = (&mut self.copying, &mut self.m) {
+            m.touch_control_pages(&mut copying.touched, TOUCH_PAGES);
         }
     }
 
@@ -557,12 +582,14 @@ where
             if dirty.m.is_none() {
                 dirty.m = Some(read.m.empty_to_copy_into());
                 // The mutex is held: the published map is `read`.
-                dirty.copying = Some(Copying { from: self.read.load_full(), next_chain: 0, interrupted: false });
+                dirty.copying =
+                    Some(Copying { from: self.read.load_full(), next_chain: 0, touched: 0, interrupted: false });
             }
             read.amended.store(true, SeqCst);
         }
         // No copy step: the misses make the copy (see `Copying`).
         dirty.take_apart_some();
+        dirty.touch_some();
         // Before the key is in `dirty`: see `NewKeys`.
         read.new_keys.insert(self.new_key_hasher.hash_one(&key));
         dirty.m.as_mut().expect("built above").insert(key, Arc::new(Entry::new(value)));
