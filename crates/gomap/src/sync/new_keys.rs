@@ -34,6 +34,9 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::shim::AtomicU64;
 
+/// Words per 4 KiB page.
+const WORDS_PER_PAGE: usize = 4096 / 8;
+
 /// A concurrent, insert-only Bloom filter of 64-bit key hashes.
 pub(super) struct NewKeys {
     words: Box<[AtomicU64]>,
@@ -49,9 +52,23 @@ impl NewKeys {
     const ENTRIES_PER_WORD: usize = 16;
 
     /// A filter for the cycle of a read-only map with `len` entries.
+    ///
+    /// Every page of it is written before it is returned (one store per page). Lookups
+    /// read the filter without the lock from the moment it is published, and a fresh page
+    /// that is read first is mapped to the kernel's zero page: the first insert into that
+    /// page would then fault a second time, and the kernel would interrupt every other CPU
+    /// running the process to flush the old mapping, with the mutex held (`ReadHeavy`
+    /// 10 % slower for it: BENCHMARKS.md, `gomap::sync` run 16). Written now, the pages
+    /// cost one fault each, in the promotion: 512 at three million entries.
     pub(super) fn for_map_of(len: usize) -> Self {
         let words = (len / Self::ENTRIES_PER_WORD).max(Self::MIN_WORDS).next_power_of_two();
-        NewKeys { words: (0..words).map(|_| AtomicU64::new(0)).collect() }
+        let words: Box<[AtomicU64]> = (0..words).map(|_| AtomicU64::new(0)).collect();
+        // (The allocation may come zeroed from the system; an atomic store is never
+        // left out.)
+        for word in words.iter().step_by(WORDS_PER_PAGE) {
+            word.store(0, Relaxed);
+        }
+        NewKeys { words }
     }
 
     /// The word and the two bits of `hash`: the word from the low bits, the bits from the
