@@ -58,7 +58,7 @@ impl NewKeys {
     /// that is read first is mapped to the kernel's zero page: the first insert into that
     /// page would then fault a second time, and the kernel would interrupt every other CPU
     /// running the process to flush the old mapping, with the mutex held (`ReadHeavy`
-    /// 10 % slower for it: BENCHMARKS.md, `gomap::sync` run 16). Written now, the pages
+    /// up to 25 % slower for it: BENCHMARKS.md, `gomap::sync` run 16). Written now, the pages
     /// cost one fault each, in the promotion: 512 at three million entries.
     pub(super) fn for_map_of(len: usize) -> Self {
         let words = (len / Self::ENTRIES_PER_WORD).max(Self::MIN_WORDS).next_power_of_two();
