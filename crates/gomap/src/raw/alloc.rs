@@ -316,7 +316,7 @@ impl<K, V> BucketArray<K, V> {
     ///
     /// # Panics
     /// With "capacity overflow" when the size does not fit the address space; a refused
-    /// allocation goes to [`handle_alloc_error`].
+    /// allocation goes to [`handle_alloc_error`](std::alloc::handle_alloc_error).
     pub(crate) fn new(b: u8) -> Self {
         Self::try_new(b, Pages::OnFirstTouch).unwrap_or_else(|e| e.raise())
     }
@@ -471,10 +471,10 @@ impl<K, V> BucketArray<K, V> {
             }
             // SAFETY: `i < len`: a live control word, aligned for `u64` (`Ctrl` is), which
             // `&mut self` keeps from every other access meanwhile. A compare-and-swap of
-            // zero for zero leaves the word as it was, and it is a write access whether it
-            // succeeds or not (x86's `cmpxchg` writes its operand back when the comparison
-            // fails), so its page fault maps a writable page. (An atomic OR of zero would
-            // not do: the compiler turns that into a fenced load.)
+            // zero for zero leaves the word as it was, and it is a write access: on an
+            // empty word (most are) it stores, and x86's `cmpxchg` writes its operand back
+            // even when the comparison fails; so its page fault maps a writable page. (An
+            // atomic OR of zero would not do: the compiler turns that into a fenced load.)
             let word = unsafe { AtomicU64::from_ptr(self.ctrl.add(i).cast::<u64>()) };
             let _ = word.compare_exchange(0, 0, Relaxed, Relaxed);
             *next = (i / PER_PAGE + 1) * PER_PAGE;
@@ -850,9 +850,6 @@ mod tests {
         assert_eq!(array_len(63, 144), None);
     }
 
-    /// Lone buckets come zeroed and distinct from slabs that at most double the memory in
-    /// use (the first holds one bucket), are counted in `bytes`, go one slab per
-    /// `release_some` call, and all at once on `zero`.
     /// Touching pages of control words (for a table filled in steps) leaves every word as
     /// it was, moves the cursor a page at a time, and stops at the array's end.
     #[test]
@@ -871,8 +868,8 @@ mod tests {
             a.touch_control_pages(&mut next, 1);
             for i in 0..a.len {
                 let expect = marked.iter().position(|&m| m == i).map_or(0, |n| MIN_TOP_HASH + n as u8);
-                let bytes = a.bucket(i).group().match_occupied().count();
-                assert_eq!(bytes, usize::from(expect != 0), "bucket {i}");
+                let occupied = a.bucket(i).group().match_occupied().count();
+                assert_eq!(occupied, usize::from(expect != 0), "bucket {i}");
                 if let Some(n) = marked.iter().position(|&m| m == i) {
                     assert_eq!(a.bucket(i).tophash(n % BUCKET_CNT), expect, "bucket {i}");
                 }
@@ -880,6 +877,9 @@ mod tests {
         }
     }
 
+    /// Lone buckets come zeroed and distinct from slabs that at most double the memory in
+    /// use (the first holds one bucket), are counted in `bytes`, go one slab per
+    /// `release_some` call, and all at once on `zero`.
     #[test]
     fn lone_buckets_come_from_slabs() {
         let n = if cfg!(miri) { 100 } else { 5000 };

@@ -258,7 +258,8 @@ impl<K, V> RawTable<K, V> {
     /// table filled a step at a time while other operations go on (`SyncMap`'s copy of
     /// its read-only map), where no one step may pay for the whole array, not even the
     /// 1/18 of it that is control words ([`Pages::ControlNow`] would fault those in at
-    /// once: 2 ms at three million entries, inside one store).
+    /// once: 2 ms at three million entries, inside one store). The steps make the control
+    /// words' pages ready a few at a time instead ([`touch_control_pages`](Self::touch_control_pages)).
     pub(super) fn to_fill_in_steps(b: u8) -> Self {
         Self::with_buckets(b, if b == 0 { BucketArray::empty() } else { BucketArray::new(b) })
     }
@@ -531,9 +532,8 @@ impl<K, V> RawTable<K, V> {
     /// caller fills it: a tombstone there is no longer counted.
     ///
     /// A new overflow bucket is never read before it is written: its page may not have
-    /// been touched yet ([`Pages::ControlNow`](super::alloc::Pages::ControlNow) says why
-    /// that matters). Whether the slot is a tombstone comes from the control word already
-    /// loaded.
+    /// been touched yet ([`Pages::ControlNow`] says why that matters). Whether the slot is
+    /// a tombstone comes from the control word already loaded.
     pub(super) fn insert_slot(&mut self, hash: u64) -> Slot<K, V> {
         let array = self.buckets.view();
         let mut b = self.chain_of(hash);
