@@ -784,9 +784,15 @@ unsafe fn prefault(p: *mut u8, len: usize, heap: bool) {
     #[cfg(all(target_os = "linux", not(miri)))]
     if !heap && len != 0 {
         // The range starts on a page (each region of a mapped array does). A kernel before
-        // 5.14 refuses the advice, and the pages are then touched one by one below.
+        // 5.14 refuses the advice (EINVAL), and the pages are then touched one by one
+        // below; any other failure (ENOMEM: the memory is not there now) leaves them to
+        // come as they are first touched, so that an allocation that asked for room
+        // (`try_reserve`) is not what runs out of memory.
         // SAFETY: advice on a range of our own mapping, which never changes its contents.
         if unsafe { libc::madvise(p.cast(), len, libc::MADV_POPULATE_WRITE) } == 0 {
+            return;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
             return;
         }
     }
