@@ -81,6 +81,11 @@ const REGIONS: usize = 4;
 /// Bits per word of the chain bits region.
 const WORD_BITS: usize = u64::BITS as usize;
 
+/// How far apart the writes are that make pages present ([`prefault`],
+/// [`BucketArray::touch_control_pages`]): the smallest page of the platforms gomap runs
+/// on, so that no page is missed (with larger pages, some are written more than once).
+const TOUCH_STRIDE: usize = 4096;
+
 /// When an array's pages come.
 #[derive(Clone, Copy)]
 pub(crate) enum Pages {
@@ -341,6 +346,7 @@ impl<K, V> BucketArray<K, V> {
         let at = |i: usize| unsafe { base.as_ptr().add(offsets[i]) };
         if let Pages::ControlNow = pages {
             let heap = matches!(memory, Memory::Heap(_));
+            // The control words and the chain bits: what an insert reads before it writes.
             for i in [0, 3] {
                 // SAFETY: the region lies inside the fresh zeroed allocation, ours alone.
                 unsafe { prefault(at(i), regions[i].size(), heap) };
@@ -462,8 +468,7 @@ impl<K, V> BucketArray<K, V> {
     /// so that most are had before a search reads them ([`Pages::ControlNow`] says what a
     /// page's first read costs).
     pub(crate) fn touch_control_pages(&mut self, next: &mut usize, pages: usize) {
-        /// Control words per 4 KiB page (with larger pages, some are touched twice).
-        const PER_PAGE: usize = 4096 / mem::size_of::<Ctrl>();
+        const PER_PAGE: usize = TOUCH_STRIDE / mem::size_of::<Ctrl>();
         for _ in 0..pages {
             let i = *next;
             if i >= self.len {
@@ -797,9 +802,7 @@ unsafe fn prefault(p: *mut u8, len: usize, heap: bool) {
         }
     }
     let _ = heap;
-    // Any stride would do; a page is the usual one.
-    const STRIDE: usize = 4096;
-    for offset in (0..len).step_by(STRIDE) {
+    for offset in (0..len).step_by(TOUCH_STRIDE) {
         // SAFETY: inside the range, by the caller's contract; writing a zero over a zero
         // changes nothing, and the volatile write cannot be left out.
         unsafe { p.add(offset).write_volatile(0) };
