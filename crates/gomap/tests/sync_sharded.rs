@@ -130,11 +130,11 @@ fn shard_count_is_configurable() {
         // 65536 shards: instant natively, minutes under Miri.
         assert_eq!(ShardedMap::<u8, u8>::with_shards(usize::MAX).shard_count(), 1 << 16);
     }
-    // 32 per CPU, a power of two, at most 4096.
+    // 128 per CPU, a power of two, at most 4096.
     let default = ShardedMap::<u8, u8>::default_shard_count();
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     assert!(default.is_power_of_two(), "default shard count {default}");
-    assert!(default >= (32 * cpus).min(4096) && default <= 4096, "default shard count {default} for {cpus} CPUs");
+    assert!(default >= (128 * cpus).min(4096) && default <= 4096, "default shard count {default} for {cpus} CPUs");
     assert_eq!(ShardedMap::<u8, u8>::new().shard_count(), default);
     assert_eq!(ShardedMap::<u8, u8>::with_capacity(100).shard_count(), default);
     assert_eq!(ShardedMap::<u8, u8>::default().shard_count(), default);

@@ -74,13 +74,17 @@ pub struct ShardedMap<K, V, S = DefaultHashBuilder> {
 /// Shards per available CPU in the default shard count.
 ///
 /// Two threads that meet in one shard are what costs: a writer that finds the lock taken
-/// parks (a futex call, microseconds), and two readers of one shard fight over its lock
-/// word's cache line. The chance of a meeting falls with the number of shards, so the
-/// default is far above dashmap's four per CPU: conc-map-bench's mixes at 2 threads on 2
-/// CPUs (BENCHMARKS.md, "gomap::sync", run 7) ran 1.3–2x faster with 32 per CPU than with
-/// 4, and no faster with 64. The price is memory: a shard is a lock and a `GoMap` header on
-/// cache lines of its own (512 bytes for `u64` keys and values) even while it is empty.
-const SHARDS_PER_CPU: usize = 32;
+/// parks (a futex call, microseconds; more when the holder takes a page fault on a fresh
+/// page of its shard), and two readers of one shard fight over its lock word's cache line.
+/// The chance of a meeting falls with the number of shards, so the default is far above
+/// dashmap's four per CPU: conc-map-bench's mixes at 2 threads on 2 CPUs ran 1.3–2x faster
+/// with 32 per CPU than with 4 (BENCHMARKS.md, "gomap::sync", run 7), and, in 15 alternated
+/// pairs of runs, ReadHeavy 6–10 % and RapidGrow presized 13 % faster with 128 per CPU than
+/// with 32, Exchange the same (twenty-fifth session). 512 per CPU gained RapidGrow
+/// presized another 15 % and lost ReadHeavy presized 12 %. The price is memory: a shard is
+/// a lock and a `GoMap` header on cache lines of their own (640 bytes for `u64` keys and
+/// values) even while it is empty, 160 KiB for the 256 shards of a 2-CPU machine.
+const SHARDS_PER_CPU: usize = 128;
 
 /// The most shards the default gives a map, whatever the CPU count.
 const MAX_DEFAULT_SHARDS: usize = 4096;
@@ -106,7 +110,7 @@ impl<K, V> ShardedMap<K, V, DefaultHashBuilder> {
     }
 
     /// The shard count of [`new`](ShardedMap::new), [`with_capacity`](ShardedMap::with_capacity)
-    /// and [`default`](Default::default): 32 shards per available CPU (from
+    /// and [`default`](Default::default): 128 shards per available CPU (from
     /// [`std::thread::available_parallelism`], 1 if unknown), a power of two, at most 4096.
     ///
     /// Many more shards than threads make it rare for two threads to meet in one shard,
