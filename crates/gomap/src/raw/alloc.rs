@@ -230,6 +230,42 @@ impl<K, V> ArrayView<K, V> {
         (word >> (i % WORD_BITS)) & (u64::MAX >> (WORD_BITS - n))
     }
 
+    /// For a walk that will come to buckets `i..i + n` (`i` and `n` as
+    /// [`chain_bits`](Self::chain_bits) takes them): asks for the links of those whose
+    /// chains go on. The links in use in a large array are far apart, so each is a cache
+    /// miss of its own, and a walk that reaches one would wait for it and then for the
+    /// bucket it leads to; [`prefetch_second_buckets`](Self::prefetch_second_buckets) asks
+    /// for that bucket once the link is here.
+    #[inline]
+    pub(crate) fn prefetch_links(self, i: usize, n: usize) {
+        let mut chained = self.chain_bits(i, n);
+        while chained != 0 {
+            prefetch_line(self.links.wrapping_add(i + chained.trailing_zeros() as usize));
+            chained &= chained - 1;
+        }
+    }
+
+    /// For a walk that will soon come to buckets `i..i + n` (as
+    /// [`prefetch_links`](Self::prefetch_links), which should have asked for their links
+    /// earlier): reads the links of those whose chains go on, and asks for the control word
+    /// and first line of slots of each second bucket.
+    #[inline]
+    pub(crate) fn prefetch_second_buckets(self, i: usize, n: usize) {
+        let mut chained = self.chain_bits(i, n);
+        while chained != 0 {
+            // SAFETY: `i + n <= len` (`chain_bits` checked it): inside the links region,
+            // which is mapped while a chain bit says its link is in use.
+            let next = unsafe { *self.links.add(i + chained.trailing_zeros() as usize) };
+            prefetch_line(next);
+            let next = match self.index_of(next) {
+                Some(j) => self.bucket(j),
+                None => BucketRef::lone(next.cast()),
+            };
+            next.prefetch();
+            chained &= chained - 1;
+        }
+    }
+
     /// Whether bucket `i`'s chain bit says what its link says (for `check_invariants`).
     /// `i < len`, and the bucket's link must still be mapped.
     pub(crate) fn chain_bit_agrees(self, i: usize) -> bool {
