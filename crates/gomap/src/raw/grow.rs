@@ -102,6 +102,11 @@ impl<K, V> RawTable<K, V> {
     /// a write is about to use), then the one at the mark, so every write makes progress.
     pub(crate) fn grow_work(&mut self, bucket: usize, hasher: &impl Fn(&K) -> u64) {
         self.note_growth_write();
+        if let Some(old) = &self.old {
+            // The last write asked for the mark chain's link (`prefetch_move`): ask for the
+            // bucket it leads to, so that it arrives while the write's own chain moves.
+            old.view().prefetch_second_buckets(self.nevacuate, 1);
+        }
         let oi = bucket & (self.old_buckets() - 1);
         // The old chain and its destinations sit at random places of two large arrays:
         // start all their cache misses now, so that they overlap.
@@ -124,6 +129,7 @@ impl<K, V> RawTable<K, V> {
     fn prefetch_move(&self, oi: usize) {
         if let Some(old) = &self.old {
             old.bucket(oi).prefetch_whole();
+            old.view().prefetch_links(oi, 1);
             let (x, y) = self.destinations(oi);
             x.prefetch_whole();
             y.prefetch_whole();
