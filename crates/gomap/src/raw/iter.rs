@@ -39,10 +39,11 @@ const RUN_PREFETCH_AHEAD: usize = 32;
 /// ([`ArrayView::prefetch_second_buckets`]). Without them every chain that goes on cost
 /// the walk two cache misses in a row, link and bucket: at 1e6 keys (~4,200 such chains)
 /// gomap's walk took 1.5–1.9x hashbrown's time on an AMD EPYC host, with them 1.1–1.2x
-/// (BENCHMARKS section 1, twenty-fifth session); 128 and 64 measured a little better than
+/// (BENCHMARKS section 1, run V); 128 and 64 measured a little better than
 /// 64 and 32, or 32 and 16. Multiples of every [`SlotOrder::RUN`], as the chain bits
 /// they read need.
 const LINK_PREFETCH_AHEAD: usize = 128;
+/// See [`LINK_PREFETCH_AHEAD`]: far enough behind it that the links asked for have arrived.
 const SECOND_BUCKET_PREFETCH_AHEAD: usize = 64;
 
 /// A walk over the occupied slots of a table. Holds raw pointers only: the handles below
