@@ -247,21 +247,17 @@ impl<K, V> ArrayView<K, V> {
 
     /// For a walk that will soon come to buckets `i..i + n` (as
     /// [`prefetch_links`](Self::prefetch_links), which should have asked for their links
-    /// earlier): reads the links of those whose chains go on, and asks for the control word
-    /// and first line of slots of each second bucket.
+    /// earlier): follows the links of those whose chains go on, and asks for the control
+    /// word and first line of slots of each second bucket.
     #[inline]
     pub(crate) fn prefetch_second_buckets(self, i: usize, n: usize) {
         let mut chained = self.chain_bits(i, n);
         while chained != 0 {
             // SAFETY: `i + n <= len` (`chain_bits` checked it): inside the links region,
-            // which is mapped while a chain bit says its link is in use.
-            let next = unsafe { *self.links.add(i + chained.trailing_zeros() as usize) };
-            prefetch_line(next);
-            let next = match self.index_of(next) {
-                Some(j) => self.bucket(j),
-                None => BucketRef::lone(next.cast()),
-            };
-            next.prefetch();
+            // which is mapped while a chain bit says the link is in use, and then not null.
+            let link = unsafe { *self.links.add(i + chained.trailing_zeros() as usize) };
+            prefetch_line(link);
+            self.linked(link).prefetch();
             chained &= chained - 1;
         }
     }
@@ -286,12 +282,16 @@ impl<K, V> ArrayView<K, V> {
             // SAFETY: a bucket of our chains that is not ours is a live lone bucket.
             None => unsafe { *LoneBucket::link_of(b) },
         };
-        if next.is_null() {
-            None
-        } else if let Some(i) = self.index_of(next) {
-            Some(self.bucket(i))
-        } else {
-            Some(BucketRef::lone(next.cast()))
+        (!next.is_null()).then(|| self.linked(next))
+    }
+
+    /// The bucket a non-null link of one of this array's chains leads to: one of ours, or
+    /// a lone bucket.
+    #[inline]
+    fn linked(self, link: Link) -> BucketRef<K, V> {
+        match self.index_of(link) {
+            Some(i) => self.bucket(i),
+            None => BucketRef::lone(link.cast()),
         }
     }
 
