@@ -31,7 +31,9 @@
 //! on a shared machine whose other processes take the CPU away from the
 //! benchmark, wall-clock time counts their time slices too, CPU time does not.
 //! Set `GOMAP_BENCH_GO` to a `go` command (e.g. `/usr/lib/go-1.19/bin/go`) to add Go's own
-//! map to the interleaved table (tools/gobench/README.md).
+//! map to the interleaved table (tools/gobench/README.md). Set `GOMAP_BENCH_OPS` to a
+//! comma-separated list of operations (e.g. `remove,get_hit`) to time only those in the
+//! interleaved table.
 
 mod common;
 
@@ -121,31 +123,35 @@ trait BenchMap: Sized + Clone {
     fn shrink(&mut self);
 }
 
+// Every method `#[inline(always)]`: each map's operation is then compiled into the timed
+// loop, as a user's direct call would be. With `#[inline]`, LLVM left the wrapper of some
+// maps' operations out of line and of others' not, a call more per operation for some
+// (gomap's and griddle's `remove`: ~15 % of gomap's time on the AMD EPYC host).
 macro_rules! impl_bench_map {
     ($ty:ty, $name:expr) => {
         impl BenchMap for $ty {
             const NAME: &'static str = $name;
-            #[inline]
+            #[inline(always)]
             fn empty() -> Self {
                 <$ty>::with_hasher(Hasher::default())
             }
-            #[inline]
+            #[inline(always)]
             fn presized(n: usize) -> Self {
                 <$ty>::with_capacity_and_hasher(n, Hasher::default())
             }
-            #[inline]
+            #[inline(always)]
             fn put(&mut self, k: u64, v: u64) {
                 self.insert(k, v);
             }
-            #[inline]
+            #[inline(always)]
             fn lookup(&self, k: &u64) -> Option<&u64> {
                 self.get(k)
             }
-            #[inline]
+            #[inline(always)]
             fn take(&mut self, k: &u64) -> Option<u64> {
                 self.remove(k)
             }
-            #[inline]
+            #[inline(always)]
             fn sum_iter(&self) -> u64 {
                 let mut acc = 0u64;
                 for (k, v) in self.iter() {
@@ -153,11 +159,11 @@ macro_rules! impl_bench_map {
                 }
                 acc
             }
-            #[inline]
+            #[inline(always)]
             fn wipe(&mut self) {
                 self.clear();
             }
-            #[inline]
+            #[inline(always)]
             fn shrink(&mut self) {
                 self.shrink_to_fit();
             }
@@ -407,6 +413,13 @@ fn print_interleaved(n: usize) {
     let go_peer = common::GoPeer::from_env();
     let (keys, misses) = make_keys(n);
     let (go, hb, gr): (GoM, HbM, GrM) = (build(&keys), build(&keys), build(&keys));
+    let ops: Vec<String> = match std::env::var("GOMAP_BENCH_OPS") {
+        Ok(list) => list.split(',').map(|op| op.trim().to_owned()).collect(),
+        Err(_) => GROUPS.iter().map(|op| op.to_string()).collect(),
+    };
+    if let Some(unknown) = ops.iter().find(|op| !GROUPS.contains(&op.as_str())) {
+        panic!("GOMAP_BENCH_OPS: no operation {unknown:?}; the operations are {GROUPS:?}");
+    }
     println!();
     println!("### Interleaved, N = {n}: gomap's time over each peer's (median [quartiles] of {ROUNDS} rounds)");
     println!();
@@ -423,6 +436,9 @@ fn print_interleaved(n: usize) {
         }
     }
     for (op, name) in GROUPS.iter().enumerate() {
+        if !ops.iter().any(|wanted| wanted == name) {
+            continue;
+        }
         let (mut over_hb, mut over_gr, mut over_go, mut go_ns) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             let mut time = [0.0; 3];
