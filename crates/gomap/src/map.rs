@@ -575,7 +575,8 @@ where
     /// assert_eq!(map.remove(&1), Some('a'));
     /// assert_eq!(map.remove(&1), None);
     /// ```
-    #[inline]
+    // Always inlined, down to the raw table's common path: see `RawTable::remove`.
+    #[inline(always)]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -591,7 +592,8 @@ where
     /// map.insert(1, 'a');
     /// assert_eq!(map.remove_entry(&1), Some((1, 'a')));
     /// ```
-    #[inline]
+    // Always inlined (see `remove`).
+    #[inline(always)]
     pub fn remove_entry<Q>(&mut self, key: &Q) -> Option<(K, V)>
     where
         K: Borrow<Q>,

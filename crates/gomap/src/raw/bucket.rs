@@ -236,6 +236,12 @@ impl<K, V> BucketRef<K, V> {
         unsafe { (*self.ctrl).tophash[i] = top }
     }
 
+    /// Writes all eight tophash bytes at once, as a group.
+    #[inline]
+    pub(crate) fn set_group(self, group: Group) {
+        self.set_tophashes(group.to_bytes())
+    }
+
     /// Writes all eight tophash bytes at once.
     #[inline]
     pub(crate) fn set_tophashes(self, tophash: [u8; BUCKET_CNT]) {

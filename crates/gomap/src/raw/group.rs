@@ -9,9 +9,9 @@
 //! in a set only if its byte matches), and the SWAR code is compiled and tested on every
 //! target.
 
-use super::bucket::{tophash, BUCKET_CNT};
 #[cfg(target_arch = "x86_64")]
-use super::bucket::{EMPTY_ONE, MIN_TOP_HASH};
+use super::bucket::MIN_TOP_HASH;
+use super::bucket::{tophash, BUCKET_CNT, EMPTY_ONE, EMPTY_REST};
 
 /// A byte repeated in all eight bytes of a word.
 const fn repeated(byte: u8) -> u64 {
@@ -65,6 +65,38 @@ impl Group {
     #[inline]
     pub(crate) fn new(tophash: [u8; BUCKET_CNT]) -> Group {
         Group(u64::from_le_bytes(tophash))
+    }
+
+    /// Whether the slot after slot `i` is `EMPTY_REST`, or there is none (`i` is the last).
+    #[inline]
+    pub(crate) fn rest_after(self, i: usize) -> bool {
+        // Two shifts: a single one by 64 would overflow for the last slot.
+        (self.0 >> (8 * i) >> 8) & 0xff == u64::from(EMPTY_REST)
+    }
+
+    /// The first slot of the run of `EMPTY_ONE` slots that ends at slot `i` (which holds
+    /// `EMPTY_ONE`).
+    #[inline]
+    pub(crate) fn tombstone_run_start(self, i: usize) -> usize {
+        // The slots up to `i` that are not EMPTY_ONE; the highest of them ends just before
+        // the run (none: the run starts at slot 0).
+        let tombstones = u32::from(self.match_tophash(Probe::marker(EMPTY_ONE)).slot_bits().0);
+        let others = !tombstones & ((2 << i) - 1);
+        (u32::BITS - others.leading_zeros()) as usize
+    }
+
+    /// The group with slots `from..=to` set to `EMPTY_REST`.
+    #[inline]
+    pub(crate) fn with_rest(self, from: usize, to: usize) -> Group {
+        let up_to = u64::MAX >> (8 * (BUCKET_CNT - 1 - to));
+        let from_on = u64::MAX << (8 * from);
+        Group(self.0 & !(up_to & from_on))
+    }
+
+    /// The eight bytes, slot 0 first.
+    #[inline]
+    pub(crate) fn to_bytes(self) -> [u8; BUCKET_CNT] {
+        self.0.to_le_bytes()
     }
 
     /// Whether the last slot is `EMPTY_REST`: then the rest of the chain holds nothing
@@ -524,6 +556,35 @@ mod tests {
             assert_eq!(bits.len(), wanted.len());
             let spread: [u8; 8] = core::array::from_fn(|i| u8::from(set >> i & 1 == 1));
             assert_eq!(bits.bytes().to_le_bytes(), spread, "set {set:#010b}");
+        }
+    }
+
+    /// For every pattern of tombstones, occupied and `EMPTY_REST` slots: `rest_after`,
+    /// `tombstone_run_start` and `with_rest` agree with a slot-by-slot walk.
+    #[test]
+    fn tombstone_runs_agree_with_a_walk() {
+        // Each slot one of three states, written in base 3.
+        for pattern in 0..3u32.pow(8) {
+            let bytes: [u8; 8] = core::array::from_fn(|i| match pattern / 3u32.pow(i as u32) % 3 {
+                0 => EMPTY_REST,
+                1 => EMPTY_ONE,
+                _ => 0x80 | i as u8,
+            });
+            let g = Group::new(bytes);
+            for i in 0..BUCKET_CNT {
+                assert_eq!(g.rest_after(i), i == BUCKET_CNT - 1 || bytes[i + 1] == EMPTY_REST, "{bytes:?} after {i}");
+                if bytes[i] != EMPTY_ONE {
+                    continue;
+                }
+                let mut start = i;
+                while start > 0 && bytes[start - 1] == EMPTY_ONE {
+                    start -= 1;
+                }
+                assert_eq!(g.tombstone_run_start(i), start, "{bytes:?} run to {i}");
+                let mut rest = bytes;
+                rest[start..=i].fill(EMPTY_REST);
+                assert_eq!(g.with_rest(start, i).to_bytes(), rest, "{bytes:?} {start}..={i}");
+            }
         }
     }
 
