@@ -676,6 +676,11 @@ impl<K, V> RawTable<K, V> {
 
     /// `insert` with std's semantics: an existing key keeps its stored key and gets the new
     /// value, the old one is returned (and `key` is dropped). `eq(new, stored)` compares.
+    ///
+    /// The search of the chain's first bucket is inline and its answer used at once; a
+    /// chain that goes on is left to [`Self::insert_past_head`], out of line. (Through
+    /// [`Self::locate`], whose loop carries the first empty slot seen along the chain, the
+    /// common case took ~8 % longer; BENCHMARKS, run W.)
     #[inline]
     pub(crate) fn insert(
         &mut self,
@@ -685,8 +690,39 @@ impl<K, V> RawTable<K, V> {
         eq: impl Fn(&K, &K) -> bool,
         hasher: &impl Fn(&K) -> u64,
     ) -> Option<V> {
-        match self.find_for_write(hash, |stored| eq(&key, stored), hasher) {
+        self.prepare_write(hash, hasher);
+        if self.buckets.is_unallocated() {
+            self.insert_absent(hash, None, key, value, hasher);
+            return None;
+        }
+        let head = self.chain_of(hash);
+        head.prefetch();
+        match Self::find_in_bucket(head, Probe::of_hash(hash), &mut |stored| eq(&key, stored)) {
             // SAFETY: an occupied slot; `&mut self` makes the access unique.
+            Search::Found(slot) => Some(mem::replace(unsafe { &mut *slot.value() }, value)),
+            Search::Absent => {
+                // The head has an `EMPTY_REST` slot, so an empty slot: the first goes.
+                let pos = head.group().match_empty().lowest().map(|index| Slot { bucket: head, index });
+                self.insert_absent(hash, pos, key, value, hasher);
+                None
+            }
+            Search::GoOn => self.insert_past_head(hash, key, value, eq, hasher),
+        }
+    }
+
+    /// `insert` for a key whose chain goes on past its first bucket (the growth work done):
+    /// the whole chain searched again by [`Self::locate`], which notes where a new key goes.
+    #[inline(never)]
+    fn insert_past_head(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        eq: impl Fn(&K, &K) -> bool,
+        hasher: &impl Fn(&K) -> u64,
+    ) -> Option<V> {
+        match self.locate(hash, &mut |stored| eq(&key, stored)) {
+            // SAFETY: as in `insert`.
             Ok(slot) => Some(mem::replace(unsafe { &mut *slot.value() }, value)),
             Err(pos) => {
                 self.insert_absent(hash, pos, key, value, hasher);
