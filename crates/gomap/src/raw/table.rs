@@ -697,16 +697,34 @@ impl<K, V> RawTable<K, V> {
         }
         let head = self.chain_of(hash);
         head.prefetch();
-        match Self::find_in_bucket(head, Probe::of_hash(hash), &mut |stored| eq(&key, stored)) {
+        let found = match Self::find_in_bucket(head, Probe::of_hash(hash), &mut |stored| eq(&key, stored)) {
+            Search::Found(slot) => Ok(slot),
+            // The head has an `EMPTY_REST` slot, so an empty slot: the first goes.
+            Search::Absent => Err(head.group().match_empty().lowest().map(|index| Slot { bucket: head, index })),
+            Search::GoOn => return self.insert_past_head(hash, key, value, eq, hasher),
+        };
+        self.insert_at(hash, found, key, value, hasher)
+    }
+
+    /// `insert`'s last step, given what the search found: the key's slot (its value is
+    /// replaced and returned) or where a new key goes. Always inlined, so that the answer
+    /// stays in registers (see `insert`).
+    #[inline(always)]
+    fn insert_at(
+        &mut self,
+        hash: u64,
+        found: Result<Slot<K, V>, InsertPos<K, V>>,
+        key: K,
+        value: V,
+        hasher: &impl Fn(&K) -> u64,
+    ) -> Option<V> {
+        match found {
             // SAFETY: an occupied slot; `&mut self` makes the access unique.
-            Search::Found(slot) => Some(mem::replace(unsafe { &mut *slot.value() }, value)),
-            Search::Absent => {
-                // The head has an `EMPTY_REST` slot, so an empty slot: the first goes.
-                let pos = head.group().match_empty().lowest().map(|index| Slot { bucket: head, index });
+            Ok(slot) => Some(mem::replace(unsafe { &mut *slot.value() }, value)),
+            Err(pos) => {
                 self.insert_absent(hash, pos, key, value, hasher);
                 None
             }
-            Search::GoOn => self.insert_past_head(hash, key, value, eq, hasher),
         }
     }
 
@@ -721,14 +739,8 @@ impl<K, V> RawTable<K, V> {
         eq: impl Fn(&K, &K) -> bool,
         hasher: &impl Fn(&K) -> u64,
     ) -> Option<V> {
-        match self.locate(hash, &mut |stored| eq(&key, stored)) {
-            // SAFETY: as in `insert`.
-            Ok(slot) => Some(mem::replace(unsafe { &mut *slot.value() }, value)),
-            Err(pos) => {
-                self.insert_absent(hash, pos, key, value, hasher);
-                None
-            }
-        }
+        let found = self.locate(hash, &mut |stored| eq(&key, stored));
+        self.insert_at(hash, found, key, value, hasher)
     }
 
     /// Go's `mapdelete`: the write work first (even for an absent key), then the removal.
